@@ -1,0 +1,30 @@
+"""The ``dockyard`` command."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="dockyard",
+    help="Take a trained model to a SageMaker-style endpoint, and run the whole loop locally first.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def serve(ctx: typer.Context) -> None:
+    """Serve a model behind SageMaker's hosting contract (all options: dockyard serve --help)."""
+    from dockyard.serving.cli import main
+
+    # The serving options are declared once, in dockyard.serving.settings, for this command and for the
+    # image's own `serve`; here the default address is loopback, since this runs on a developer's machine.
+    main(ctx.args, prog="dockyard serve", defaults={"host": "127.0.0.1"})
+
+
+@app.callback()
+def _root() -> None:
+    """dockyard: model → image → endpoint."""
