@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.console import Console
 
 app = typer.Typer(
     name="dockyard",
@@ -23,6 +24,19 @@ def serve(ctx: typer.Context) -> None:
     # The serving options are declared once, in dockyard.serving.settings, for this command and for the
     # image's own `serve`; here the default address is loopback, since this runs on a developer's machine.
     main(ctx.args, prog="dockyard serve", defaults={"host": "127.0.0.1"})
+
+
+@app.command()
+def demo() -> None:
+    """Train a small model, serve it, send a request and print the prediction."""
+    from dockyard.cli.demo import DemoError, run_demo
+
+    console = Console()
+    try:
+        run_demo(console)
+    except DemoError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
 
 
 @app.callback()

@@ -39,6 +39,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 JSON = b"application/json"
+OFFERED_TYPES = codecs.ENCODABLE_TYPES + codecs.JSONLINES_ALIASES
 CUSTOM_ATTRIBUTES = b"x-amzn-sagemaker-custom-attributes"
 
 
@@ -112,7 +113,12 @@ class ServingApp:
         except ClientGone:
             return
         except ServingError as exc:
-            status, payload, content_type, error = exc.status, error_body(exc.code, exc.message), JSON, exc.code
+            status, payload, content_type, error = (
+                exc.status,
+                error_body(exc.code, exc.message),
+                JSON,
+                exc.code,
+            )
             if status == 413:
                 # The rest of the body is still on the wire: close rather than parse it as a request.
                 headers.append((b"connection", b"close"))
@@ -193,11 +199,13 @@ class ServingApp:
         runner = self.runner
         if runner is None:
             raise ModelNotReady("the model is still loading in this worker")
-        request_headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        request_headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+        }
         content_type = request_headers.get("content-type") or "application/json"
         accept = request_headers.get("accept")
         if runner.pipeline.negotiates:
-            accept = media.negotiate(accept, codecs.ENCODABLE_TYPES, self.settings.default_accept)
+            accept = media.negotiate(accept, OFFERED_TYPES, self.settings.default_accept)
         elif not accept or accept == "*/*":
             accept = self.settings.default_accept
         context = RequestContext.from_headers(request_id, request_headers, content_type, accept)

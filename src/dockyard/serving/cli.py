@@ -13,7 +13,9 @@ from dockyard.serving import logs
 from dockyard.serving.settings import SettingsError, resolve
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "serve", defaults: Mapping[str, Any] | None = None) -> None:
+def main(
+    argv: Sequence[str] | None = None, prog: str = "serve", defaults: Mapping[str, Any] | None = None
+) -> None:
     # SageMaker starts the container with the single argument "serve"; when the console script is
     # itself named serve, that argument arrives here and means nothing more.
     args = list(sys.argv[1:] if argv is None else argv)

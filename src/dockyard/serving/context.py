@@ -33,7 +33,9 @@ class RequestContext:
     response_headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_headers(cls, request_id: str, headers: Mapping[str, str], content_type: str, accept: str) -> RequestContext:
+    def from_headers(
+        cls, request_id: str, headers: Mapping[str, str], content_type: str, accept: str
+    ) -> RequestContext:
         return cls(
             request_id=request_id,
             content_type=content_type,

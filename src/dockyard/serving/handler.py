@@ -41,12 +41,34 @@ class BatchContext:
     requests: list[RequestContext]
 
 
+Decode = Callable[[bytes, RequestContext], Any]
+Predict = Callable[[Any, Any], Any]  # (inputs, RequestContext | BatchContext)
+Encode = Callable[[Any, RequestContext], tuple[bytes, str]]
+
+
+def default_decode(body: bytes, context: RequestContext) -> Any:
+    """The built-in codecs, then an array (or dict of arrays) as the built-in flavors expect."""
+    value = codecs.decode(body, context.content_type)
+    context.envelope = codecs.wrapped(value)
+    return codecs.to_array(value)
+
+
+def default_encode(outputs: Any, context: RequestContext) -> tuple[bytes, str]:
+    value = {"predictions": outputs} if context.envelope else outputs
+    return codecs.encode(value, context.accept), context.accept
+
+
+def _not_loaded(*args: Any) -> Any:
+    raise RuntimeError("the pipeline is used before load()")
+
+
 class Pipeline:
     """One loaded model and the three stages every request goes through.
 
     ``decode`` and ``encode`` run once per request; ``predict`` runs once per request, or once per
     batch when batching is on and ``batchable`` is true. ``negotiates`` tells the server to resolve
-    Accept against :data:`codecs.ENCODABLE_TYPES` before running the model (406 early).
+    Accept against the codecs' types before running the model (406 early). The stages are plain
+    attributes, bound once by ``load`` to the user's functions or to the defaults.
     """
 
     batchable = True
@@ -54,21 +76,12 @@ class Pipeline:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
+        self.decode: Decode = default_decode
+        self.predict: Predict = _not_loaded
+        self.encode: Encode = default_encode
 
     def load(self) -> None:
         raise NotImplementedError
-
-    def decode(self, body: bytes, context: RequestContext) -> Any:
-        value = codecs.decode(body, context.content_type)
-        context.envelope = codecs.wrapped(value)
-        return codecs.to_array(value)
-
-    def predict(self, inputs: Any, context: RequestContext | BatchContext) -> Any:
-        raise NotImplementedError
-
-    def encode(self, outputs: Any, context: RequestContext) -> tuple[bytes, str]:
-        value = {"predictions": outputs} if context.envelope else outputs
-        return codecs.encode(value, context.accept), context.accept
 
 
 class FlavorPipeline(Pipeline):
@@ -78,7 +91,7 @@ class FlavorPipeline(Pipeline):
         from dockyard.serving.flavors import load_flavor
 
         self.model = load_flavor(self.settings.model_dir, self.settings.flavor, self.settings.flavor_options)
-        self.predict = self.model.predict  # type: ignore[assignment,method-assign]  # skip a call layer
+        self.predict = self.model.predict
 
 
 class ClassPipeline(Pipeline):
@@ -92,26 +105,29 @@ class ClassPipeline(Pipeline):
         super().__init__(settings)
         self.cls = cls
         self.negotiates = not callable(getattr(cls, "encode", None))
-
-    def decode(self, body: bytes, context: RequestContext) -> Any:
-        # Handlers get the decoded value as is (JSON stays Python objects), except under batching, where
-        # inputs must be arrays so that the rows of several requests can be stacked.
-        value = codecs.decode(body, context.content_type)
-        context.envelope = codecs.wrapped(value)
-        return codecs.to_array(value) if self.settings.batching else value
+        if not settings.batching:
+            self.decode = _decode_as_sent
 
     def load(self) -> None:
         self.instance = self.cls()
         self.instance.load(str(self.settings.model_dir))
-        self.predict = self.instance.predict  # type: ignore[method-assign]
+        self.predict = self.instance.predict
         custom_decode = getattr(self.instance, "decode", None)
         if callable(custom_decode):
-            self.decode = lambda body, context: custom_decode(body, context.content_type, context)  # type: ignore[method-assign]
+            self.decode = lambda body, context: custom_decode(body, context.content_type, context)
         custom_encode = getattr(self.instance, "encode", None)
         if callable(custom_encode):
-            self.encode = lambda outputs, context: _as_response(  # type: ignore[method-assign]
+            self.encode = lambda outputs, context: _as_response(
                 custom_encode(outputs, context.accept, context), context.accept
             )
+
+
+def _decode_as_sent(body: bytes, context: RequestContext) -> Any:
+    # Class handlers get the decoded value as it was sent (JSON stays Python objects), except under
+    # batching, where inputs must be arrays so that the rows of several requests can be stacked.
+    value = codecs.decode(body, context.content_type)
+    context.envelope = codecs.wrapped(value)
+    return value
 
 
 class ToolkitPipeline(Pipeline):
@@ -119,47 +135,52 @@ class ToolkitPipeline(Pipeline):
 
     def __init__(self, settings: ServerSettings, module: ModuleType) -> None:
         super().__init__(settings)
-        found = {name: getattr(module, name) for name in TOOLKIT_FUNCTIONS if callable(getattr(module, name, None))}
+        found = {
+            name: getattr(module, name) for name in TOOLKIT_FUNCTIONS if callable(getattr(module, name, None))
+        }
         if "transform_fn" in found and found.keys() & {"input_fn", "predict_fn", "output_fn"}:
             others = ", ".join(sorted(found.keys() & {"input_fn", "predict_fn", "output_fn"}))
             raise HandlerError(
                 f"{module.__name__} defines transform_fn together with {others}: define transform_fn alone, "
                 "or input_fn/predict_fn/output_fn without it"
             )
-        self.module_name = module.__name__
         self.functions = {name: _with_optional_context(name, fn) for name, fn in found.items()}
         self.negotiates = "output_fn" not in found and "transform_fn" not in found
         self.batchable = "transform_fn" not in found
 
     def load(self) -> None:
-        model_fn = self.functions.get("model_fn")
+        functions = self.functions
+        model_fn = functions.get("model_fn")
         if model_fn is not None:
-            self.model = model_fn(str(self.settings.model_dir), None)
+            model = model_fn(str(self.settings.model_dir), None)
         else:
             from dockyard.serving.flavors import load_flavor
 
-            self.model = load_flavor(self.settings.model_dir, self.settings.flavor, self.settings.flavor_options)
-        transform_fn = self.functions.get("transform_fn")
+            model = load_flavor(self.settings.model_dir, self.settings.flavor, self.settings.flavor_options)
+        self.model = model
+        transform_fn = functions.get("transform_fn")
         if transform_fn is not None:
-            self.decode = lambda body, context: body  # type: ignore[method-assign]
-            self.predict = lambda body, context: transform_fn(  # type: ignore[method-assign,assignment]
-                self.model, _toolkit_body(body, context.content_type), context.content_type, context.accept, context
+            # transform_fn does everything; the stages around it only pass the body and the answer on.
+            self.decode = lambda body, context: _toolkit_body(body, context.content_type)
+            self.predict = lambda data, context: transform_fn(
+                model, data, context.content_type, context.accept, context
             )
-            self.encode = lambda outputs, context: _as_response(outputs, context.accept)  # type: ignore[method-assign]
+            self.encode = lambda outputs, context: _as_response(outputs, context.accept)
             return
-        input_fn = self.functions.get("input_fn")
+        input_fn = functions.get("input_fn")
         if input_fn is not None:
-            self.decode = lambda body, context: input_fn(  # type: ignore[method-assign]
+            self.decode = lambda body, context: input_fn(
                 _toolkit_body(body, context.content_type), context.content_type, context
             )
-        predict_fn = self.functions.get("predict_fn")
+        predict_fn = functions.get("predict_fn")
         if predict_fn is not None:
-            self.predict = lambda inputs, context: predict_fn(inputs, self.model, context)  # type: ignore[method-assign]
+            self.predict = lambda inputs, context: predict_fn(inputs, model, context)
         else:
-            self.predict = self.model.predict  # type: ignore[method-assign]
-        output_fn = self.functions.get("output_fn")
+            model_predict = model.predict
+            self.predict = lambda inputs, context: model_predict(inputs)
+        output_fn = functions.get("output_fn")
         if output_fn is not None:
-            self.encode = lambda outputs, context: _as_response(  # type: ignore[method-assign]
+            self.encode = lambda outputs, context: _as_response(
                 output_fn(outputs, context.accept, context), context.accept
             )
 
@@ -208,7 +229,9 @@ def _with_optional_context(name: str, fn: Callable[..., Any]) -> Callable[..., A
     if variadic or len(positional) > base or any(p.name == "context" for p in parameters):
         return fn
     if len(positional) < base:
-        raise HandlerError(f"{name} takes {len(positional)} positional argument(s); the toolkit passes {base}")
+        raise HandlerError(
+            f"{name} takes {len(positional)} positional argument(s); the toolkit passes {base}"
+        )
     return lambda *args: fn(*args[:base])
 
 

@@ -12,7 +12,24 @@ from collections.abc import Callable
 from typing import Any
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
@@ -30,7 +47,9 @@ class WorkerMetrics:
         )
         self._batch = Histogram("dockyard_batch_size", "Requests per predict call", buckets=BATCH_BUCKETS)
         self._load = Gauge(
-            "dockyard_model_load_seconds", "Seconds the worker took to load the model", multiprocess_mode="max"
+            "dockyard_model_load_seconds",
+            "Seconds the worker took to load the model",
+            multiprocess_mode="max",
         )
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
         self.observe_batch: Callable[[float], None] = self._batch.observe
@@ -55,12 +74,12 @@ def serve_metrics(host: str, port: int) -> tuple[Any, Any]:
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)
-    return start_http_server(port, addr=host, registry=registry)  # type: ignore[no-any-return]
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return start_http_server(port, addr=host, registry=registry)
 
 
 def forget_worker(pid: int) -> None:
     """Drop a dead worker's live gauges (counters and histograms keep counting its past requests)."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(pid)
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

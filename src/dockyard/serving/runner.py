@@ -53,7 +53,9 @@ class Runner:
             return  # the request finished as the timer fired
         self._armed = False
         stack = "".join(traceback.format_stack(frame)) if frame is not None else ""
-        log.error("request exceeded the %g s timeout; the handler was interrupted at:\n%s", self.timeout, stack)
+        log.error(
+            "request exceeded the %g s timeout; the handler was interrupted at:\n%s", self.timeout, stack
+        )
         raise ModelTimeout(f"the model did not answer within the {self.timeout:g} s timeout")
 
     def _arm(self) -> None:

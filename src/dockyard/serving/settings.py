@@ -30,7 +30,7 @@ class ServerSettings:
     handler: str | None = None
     flavor: str | None = None
     flavor_options: Mapping[str, str] = field(default_factory=dict)
-    host: str = "0.0.0.0"  # noqa: S104 - inside a container SageMaker connects from outside
+    host: str = "0.0.0.0"
     port: int = 8080
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     timeout: float = 60.0
@@ -130,7 +130,9 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("model_dir", Path, ("DOCKYARD_MODEL_DIR", "SM_MODEL_DIR"), "directory of the unpacked model", "a path"),
+    Option(
+        "model_dir", Path, ("DOCKYARD_MODEL_DIR", "SM_MODEL_DIR"), "directory of the unpacked model", "a path"
+    ),
     Option(
         "handler",
         str,
@@ -138,9 +140,15 @@ OPTIONS: tuple[Option, ...] = (
         "handler module, file or module:Class (default: MODEL_DIR/code/inference.py if present)",
         "a module or file",
     ),
-    Option("flavor", str, ("DOCKYARD_FLAVOR",), "built-in flavor when no handler (default: detected)", "a name"),
     Option(
-        "flavor_options", _options, ("DOCKYARD_FLAVOR_OPTIONS",), "flavor options as KEY=VALUE,...", "KEY=VALUE,..."
+        "flavor", str, ("DOCKYARD_FLAVOR",), "built-in flavor when no handler (default: detected)", "a name"
+    ),
+    Option(
+        "flavor_options",
+        _options,
+        ("DOCKYARD_FLAVOR_OPTIONS",),
+        "flavor options as KEY=VALUE,...",
+        "KEY=VALUE,...",
     ),
     Option("host", str, ("DOCKYARD_HOST",), "address to bind", "an address"),
     Option("port", _port, ("SAGEMAKER_BIND_TO_PORT", "DOCKYARD_PORT"), "port to listen on", "a port number"),
@@ -243,7 +251,8 @@ def build_parser(prog: str = "serve") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Serve a model behind SageMaker's hosting contract (GET /ping, POST /invocations).",
-        epilog="Each option may also be set by the environment variables shown, or under [serve] in dockyard.toml.",
+        epilog="Each option may also be set by the environment variables shown, "
+        "or under [serve] in dockyard.toml.",
     )
     parser.add_argument("--config", help="dockyard.toml to read (default: ./dockyard.toml when present)")
     for option in OPTIONS:
@@ -274,7 +283,9 @@ def _toml_table(path: Path) -> dict[str, Any]:
     known = {option.name for option in OPTIONS}
     unknown = sorted(set(table) - known)
     if unknown:
-        raise SettingsError(f"{path}: unknown key(s) in [serve]: {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise SettingsError(
+            f"{path}: unknown key(s) in [serve]: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     return table
 
 

@@ -85,7 +85,12 @@ class Supervisor:
         self.stopping = True
 
     def _spawn(self, slot: Slot, listen_fd: int) -> None:
-        spec = {"settings": to_json(self.settings), "slot": slot.index, "fd": listen_fd, "board": str(self.board.path)}
+        spec = {
+            "settings": to_json(self.settings),
+            "slot": slot.index,
+            "fd": listen_fd,
+            "board": str(self.board.path),
+        }
         env = {**os.environ, SPEC_ENV: orjson.dumps(spec).decode()}
         slot.process = subprocess.Popen(
             [sys.executable, "-m", "dockyard.serving.worker"], env=env, pass_fds=(listen_fd,)
@@ -112,7 +117,9 @@ class Supervisor:
                 serve_metrics(settings.host, settings.metrics_port)
             except OSError as exc:
                 sock.close()
-                raise StartupError(f"cannot serve metrics on {settings.host}:{settings.metrics_port}: {exc}") from None
+                raise StartupError(
+                    f"cannot serve metrics on {settings.host}:{settings.metrics_port}: {exc}"
+                ) from None
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         log.info(
@@ -163,7 +170,8 @@ class Supervisor:
             busy = self.board.busy_for(slot.index, now)
             if busy > self.settings.timeout + WATCHDOG_GRACE:
                 log.error(
-                    "worker %d (pid %d) has been inside the handler for %.0f s, past the %g s timeout, in code "
+                    "worker %d (pid %d) has been inside the handler for %.0f s, past the %g s timeout, "
+                    "in code "
                     "that cannot be interrupted; killing it",
                     slot.index,
                     process.pid,
@@ -193,7 +201,9 @@ class Supervisor:
         )
 
     def _stop_all(self) -> None:
-        running = [slot.process for slot in self.slots if slot.process is not None and slot.process.poll() is None]
+        running = [
+            slot.process for slot in self.slots if slot.process is not None and slot.process.poll() is None
+        ]
         for process in running:
             process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + self.settings.graceful_timeout + 2

@@ -99,7 +99,9 @@ class Worker:
             on_batch=metrics.observe_batch if metrics is not None else None,
         )
         if self.settings.batching and self.app.runner.batcher is None:
-            log.warning("batching is off: this handler's transform_fn takes raw bodies, which cannot be stacked")
+            log.warning(
+                "batching is off: this handler's transform_fn takes raw bodies, which cannot be stacked"
+            )
         if metrics is not None:
             metrics.set_load_time(seconds)
         self.board.set_state(self.slot, SlotState.READY)
