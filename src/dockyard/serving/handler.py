@@ -25,9 +25,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dockyard.serving import codecs, media
+from dockyard.serving import codecs, media, model_input
 from dockyard.serving.context import RequestContext
-from dockyard.serving.errors import HandlerError, ModelLoadError
+from dockyard.serving.errors import BadRequest, HandlerError, ModelLoadError
 from dockyard.serving.settings import ServerSettings
 
 TOOLKIT_FUNCTIONS = ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn")
@@ -49,8 +49,8 @@ Encode = Callable[[Any, RequestContext], tuple[bytes, str]]
 def default_decode(body: bytes, context: RequestContext) -> Any:
     """The built-in codecs, then an array (or dict of arrays) as the built-in flavors expect."""
     value = codecs.decode(body, context.content_type)
-    context.envelope = codecs.wrapped(value)
-    return codecs.to_array(value)
+    context.envelope = model_input.wrapped(value)
+    return model_input.to_array(value)
 
 
 def default_encode(outputs: Any, context: RequestContext) -> tuple[bytes, str]:
@@ -126,7 +126,7 @@ def _decode_as_sent(body: bytes, context: RequestContext) -> Any:
     # Class handlers get the decoded value as it was sent (JSON stays Python objects), except under
     # batching, where inputs must be arrays so that the rows of several requests can be stacked.
     value = codecs.decode(body, context.content_type)
-    context.envelope = codecs.wrapped(value)
+    context.envelope = model_input.wrapped(value)
     return value
 
 
@@ -191,8 +191,6 @@ def _toolkit_body(body: bytes, content_type: str) -> bytes | str:
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            from dockyard.serving.errors import BadRequest
-
             raise BadRequest(f"{content_type}: body is not valid UTF-8 at byte {exc.start}") from None
     return body
 

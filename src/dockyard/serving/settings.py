@@ -267,7 +267,10 @@ def _parse(option: Option, raw: object, source: str) -> Any:
     try:
         return option.parse(text)
     except ValueError as exc:
-        raise SettingsError(f"{source}: expected {option.expected}, got {raw!r} ({exc})") from None
+        # int()/float() explain nothing the expectation does not; our own checks say what is wrong.
+        detail = str(exc)
+        reason = "" if detail.startswith(("invalid literal", "could not convert")) else f" ({detail})"
+        raise SettingsError(f"{source}: expected {option.expected}, got {raw!r}{reason}") from None
 
 
 def _toml_table(path: Path) -> dict[str, Any]:
