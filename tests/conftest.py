@@ -16,6 +16,8 @@ import pytest
 
 HANDLERS = Path(__file__).parent / "serving" / "handlers"
 
+pytest_plugins = ["tests.docker_fixtures", "tests.aws_fixtures"]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
