@@ -1,0 +1,126 @@
+"""``dockyard push``: push an image to a registry, or to Amazon ECR, with per-layer progress."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.filesize import decimal
+
+from dockyard.cli.common import console, err_console, reports_errors
+from dockyard.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from dockyard.build.push import LayerProgress
+
+
+def register(app: typer.Typer) -> None:
+    app.command("push")(push)
+
+
+@reports_errors
+def push(
+    image: str = typer.Argument(..., metavar="IMAGE", help="The local image: name[:tag] or id."),
+    to: str | None = typer.Option(
+        None, "--to", metavar="REGISTRY/REPO[:TAG]", help="Where to push (the tag defaults to the image's)."
+    ),
+    ecr: bool = typer.Option(
+        False,
+        "--ecr",
+        help="Push to Amazon ECR in the current AWS account, creating the repository when missing.",
+    ),
+    region: str | None = typer.Option(
+        None, "--region", help="AWS region for --ecr (default: the AWS configuration's)."
+    ),
+    repository: str | None = typer.Option(
+        None,
+        "--repository",
+        metavar="NAME[:TAG]",
+        help="ECR repository for --ecr (default: the image's name).",
+    ),
+) -> None:
+    """Push IMAGE to a registry and print its digest and the reference to pull it by."""
+    if ecr and to is not None:
+        raise UsageError("give either --to REGISTRY/REPO[:TAG] or --ecr, not both")
+    if not ecr and (region is not None or repository is not None):
+        raise UsageError("--region and --repository apply to --ecr only")
+
+    from dockyard.build.push import push_image, push_to_ecr
+
+    with LayerBars(err_console) as bars:
+        if ecr:
+            pushed = push_to_ecr(image, region=region, repository=repository, on_progress=bars)
+            state = "created, scan on push" if pushed.repository.created else "existing"
+            err_console.print(
+                f"ECR repository {pushed.repository.uri} ({state})", highlight=False, soft_wrap=True
+            )
+            result = pushed.result
+        else:
+            result = push_image(image, to, on_progress=bars)
+    err_console.print(f"pushed {result.reference} in {result.seconds:.1f} s", highlight=False, soft_wrap=True)
+    console.print(f"digest: {result.digest}", highlight=False, soft_wrap=True)
+    console.print(f"reference: {result.pullable}", highlight=False, soft_wrap=True)
+
+
+class LayerBars:
+    """Push progress: a Rich bar per layer on a terminal, else one plain line per layer state change."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self.progress: Progress | None = None
+        self.tasks: dict[str, TaskID] = {}
+        self.states: dict[str, str] = {}
+        if out.is_terminal:
+            from rich.progress import BarColumn, Progress, TextColumn
+
+            self.progress = Progress(
+                TextColumn("{task.fields[layer]}"),
+                BarColumn(),
+                TextColumn("{task.fields[size]:>19}"),
+                TextColumn("{task.description}"),
+                console=out,
+            )
+
+    def __enter__(self) -> LayerBars:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def __call__(self, event: LayerProgress) -> None:
+        if self.progress is None:
+            self._line(event)
+            return
+        task = self.tasks.get(event.layer)
+        if task is None:
+            task = self.tasks[event.layer] = self.progress.add_task(
+                event.status, total=None, layer=event.layer, size=""
+            )
+        if event.done:  # a layer the registry already has comes without a size: just fill its bar
+            total = self.progress.tasks[task].total or 1
+            self.progress.update(task, description=event.status, total=total, completed=total)
+        elif event.total:
+            # The engine counts the tar stream it sends, which can run past the layer's size.
+            current = min(event.current or 0, event.total)
+            size = f"{decimal(current)} / {decimal(event.total)}"
+            self.progress.update(
+                task, description=event.status, total=event.total, completed=current, size=size
+            )
+        else:
+            self.progress.update(task, description=event.status)
+
+    def _line(self, event: LayerProgress) -> None:
+        if self.states.get(event.layer) == event.status:
+            return
+        self.states[event.layer] = event.status
+        size = f" ({decimal(event.total)})" if event.total and event.status == "Pushing" else ""
+        self.out.print(f"{event.layer}: {event.status}{size}", highlight=False, soft_wrap=True)
