@@ -16,11 +16,13 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from dockyard.errors import DockyardError
+
 READY_TIMEOUT = 60.0
 
 
-class DemoError(Exception):
-    pass
+class DemoError(DockyardError):
+    """The demo could not run to its end; the message says where it stopped."""
 
 
 def train_example_model(model_dir: Path) -> list[list[float]]:
