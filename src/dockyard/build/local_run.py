@@ -1,0 +1,417 @@
+"""Start an image the way SageMaker starts it, here: for `dockyard run`, `dockyard check` and the emulator.
+
+SageMaker runs ``docker run IMAGE serve`` with the unpacked model at ``/opt/ml/model`` (read-only), the
+model's environment, the instance's CPUs and memory, and probes ``GET /ping`` on port 8080 until it
+answers 200 within the startup window. :class:`LocalContainer` does the same with the container's port
+published on 127.0.0.1 only, and always removes what it created (container, temporary model directory,
+temporary image), also on Ctrl-C.
+
+The model is given to the container in one of two ways:
+
+- ``read-only`` (``run``, the emulator): a read-only bind mount, exactly as on SageMaker.
+- ``layer`` (``check``): the model is committed into a throwaway image layer below the container, so
+  that anything the server writes there shows up in ``docker diff`` (writes to a bind mount do not).
+  The check reports those writes, which would fail on SageMaker's read-only directory.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+import httpx
+
+from dockyard.build.engine import connect, docker_errors
+from dockyard.errors import ContainerError, DockyardError, UsageError
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+
+CONTAINER_PORT = 8080
+MODEL_DIR = "/opt/ml/model"
+STOP_GRACE = 30.0  # SageMaker sends SIGKILL 30 s after SIGTERM
+PING_TIMEOUT = 2.0  # SageMaker's per-ping timeout
+POLL_INTERVAL = 0.25
+LOG_TAIL = 10
+KILL_WAIT = 15.0
+LABEL_ROLE = "dockyard.role"
+LABEL_IMAGE = "dockyard.image"  # the image a container was started from
+
+ModelAccess = Literal["read-only", "layer"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to start and how; ``model`` is a directory or a ``model.tar.gz`` (None: nothing mounted)."""
+
+    image: str
+    model: Path | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    instance_type: str = "ml.m5.large"
+    host_port: int | None = None  # None: a free port chosen by the engine
+    container_port: int = CONTAINER_PORT  # where the server listens (SAGEMAKER_BIND_TO_PORT moves it)
+    name: str | None = None  # default: dockyard-run-<random>
+    model_access: ModelAccess = "read-only"
+    extra_ports: tuple[int, ...] = ()  # further container ports to publish (on free host ports)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    reference: str
+    id: str
+    size: int
+    architecture: str
+    os: str
+    labels: Mapping[str, str]
+    entrypoint: list[str] | None
+    cmd: list[str] | None
+
+
+@dataclass(frozen=True)
+class StopResult:
+    seconds: float  # from SIGTERM to exit
+    exit_code: int
+    killed: bool  # still running when the grace period ended: SIGKILLed
+
+
+@dataclass(frozen=True)
+class Limits:
+    nano_cpus: int
+    memory: int
+    instance_vcpus: int
+
+    @property
+    def capped(self) -> bool:
+        return self.nano_cpus < self.instance_vcpus * 1_000_000_000
+
+
+def inspect_image(client: DockerClient, image: str) -> ImageInfo:
+    """The local image ``image``; a ContainerError saying how to get it when the engine lacks it."""
+    try:
+        with docker_errors(f"inspecting {image}"):
+            found = client.images.get(image)
+    except ContainerError:  # the only ContainerError images.get raises is "not found"
+        raise ContainerError(
+            f"image {image} is not in the local Docker engine; build it with `dockyard build` "
+            f"or pull it (`docker pull {image}`)"
+        ) from None
+    attrs: dict[str, Any] = found.attrs
+    config: dict[str, Any] = attrs.get("Config") or {}
+    return ImageInfo(
+        reference=image,
+        id=str(attrs["Id"]),
+        size=int(attrs.get("Size") or 0),
+        architecture=str(attrs.get("Architecture") or "unknown"),
+        os=str(attrs.get("Os") or "unknown"),
+        labels=dict(config.get("Labels") or {}),
+        entrypoint=config.get("Entrypoint"),
+        cmd=config.get("Cmd"),
+    )
+
+
+def limits_for(client: DockerClient, instance_type: str) -> Limits:
+    from dockyard.instance_types import container_limits
+    from dockyard.instance_types import instance_type as lookup
+
+    spec = lookup(instance_type)
+    with docker_errors("reading the engine's CPU count"):
+        host_cpus = int(client.info()["NCPU"])
+    nano_cpus, memory = container_limits(instance_type, host_cpus)
+    return Limits(nano_cpus, memory, spec.vcpus)
+
+
+class LocalContainer:
+    """One container started as SageMaker starts it. Use as a context manager: leaving it stops
+    (SIGTERM, then SIGKILL after 30 s) and removes the container and everything made for it."""
+
+    def __init__(self, spec: RunSpec, client: DockerClient | None = None) -> None:
+        self.spec = spec
+        self.client = client or connect()
+        self.name = spec.name or f"dockyard-run-{secrets.token_hex(4)}"
+        self.image = inspect_image(self.client, spec.image)
+        self.limits = limits_for(self.client, spec.instance_type)
+        self.container: Container | None = None
+        self.ports: dict[int, int] = {}  # container port -> host port on 127.0.0.1
+        self._tempdir: Path | None = None
+        self._layer_image: str | None = None
+        self._log_thread: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalContainer:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.host_port_of()}"
+
+    def start(self) -> None:
+        spec = self.spec
+        image = spec.image
+        volumes: dict[str, dict[str, str]] = {}
+        model_dir = self._model_directory()
+        if model_dir is not None and spec.model_access == "read-only":
+            volumes[str(model_dir)] = {"bind": MODEL_DIR, "mode": "ro"}
+        elif model_dir is not None:
+            image = self._commit_model_layer(model_dir)
+        # Host port 0: the engine picks a free one.
+        ports: dict[str, tuple[str, int]] = {f"{spec.container_port}/tcp": ("127.0.0.1", spec.host_port or 0)}
+        for port in spec.extra_ports:
+            ports[f"{port}/tcp"] = ("127.0.0.1", 0)
+        with docker_errors(f"creating a container from {spec.image}"):
+            self.container = self.client.containers.create(
+                image,
+                command=["serve"],
+                name=self.name,
+                environment=dict(spec.environment),
+                volumes=volumes,
+                ports=ports,
+                nano_cpus=self.limits.nano_cpus,
+                mem_limit=self.limits.memory,
+                labels=self._labels(),
+            )
+        try:
+            with docker_errors(f"starting {spec.image}"):
+                self.container.start()
+        except DockyardError as exc:
+            raise ContainerError(f"{spec.image} did not start with `serve`: {exc.message}") from None
+        self._read_ports()
+
+    def _labels(self) -> dict[str, str]:
+        # What made a container (or the temporary image, which inherits them), for finding leftovers.
+        return {LABEL_ROLE: "local-run", LABEL_IMAGE: self.spec.image}
+
+    def _model_directory(self) -> Path | None:
+        model = self.spec.model
+        if model is None:
+            return None
+        if model.is_dir():
+            return model.resolve()
+        if model.is_file() and model.name.endswith((".tar.gz", ".tgz")):
+            from dockyard.build.archive import unpack
+
+            self._tempdir = Path(tempfile.mkdtemp(prefix="dockyard-model-"))
+            unpack(model, self._tempdir / "model")
+            return self._tempdir / "model"
+        if not model.exists():
+            raise UsageError(f"model {model} does not exist; give a model directory or a model.tar.gz")
+        raise UsageError(f"model {model} is neither a directory nor a .tar.gz archive")
+
+    def _commit_model_layer(self, model_dir: Path) -> str:
+        """An image = the given image + the model at /opt/ml/model, in a layer of its own."""
+        with docker_errors(f"preparing the model layer for {self.spec.image}"):
+            holder = self.client.containers.create(
+                self.image.id, command=["serve"], name=f"{self.name}-prep", labels=self._labels()
+            )
+            try:
+                with _model_tar(model_dir) as archive:
+                    holder.put_archive("/", archive)
+                committed = holder.commit(repository=f"{self.name}-model", tag="check")
+            finally:
+                holder.remove(force=True)
+        self._layer_image = str(committed.id)
+        return self._layer_image
+
+    def _read_ports(self) -> None:
+        assert self.container is not None
+        with docker_errors(f"reading the ports of {self.name}"):
+            self.container.reload()
+        published: dict[str, Any] = self.container.attrs["NetworkSettings"]["Ports"] or {}
+        for key, bindings in published.items():
+            if bindings:
+                self.ports[int(key.split("/")[0])] = int(bindings[0]["HostPort"])
+
+    def close(self) -> None:
+        """Stop (if running) and remove the container; remove the temporary model and image."""
+        try:
+            self._remove_container()
+        finally:
+            try:
+                if self._layer_image is not None:
+                    with docker_errors(f"removing the temporary image of {self.name}"):
+                        self.client.images.remove(self._layer_image, force=True)
+                    self._layer_image = None
+            finally:
+                if self._tempdir is not None:
+                    shutil.rmtree(self._tempdir, ignore_errors=True)
+                    self._tempdir = None
+
+    def _remove_container(self) -> None:
+        if self.container is None:
+            return
+        try:
+            if self.state()[0] == "running":
+                self.stop()
+        except KeyboardInterrupt:  # a second Ctrl-C: do not wait for the grace period
+            self._signal("SIGKILL")
+            raise
+        finally:
+            with docker_errors(f"removing {self.name}"):
+                self.container.remove(force=True)
+            self.container = None
+
+    # ---- state -------------------------------------------------------------------------------
+
+    def state(self) -> tuple[str, int]:
+        """``(status, exit_code)``, e.g. ("running", 0) or ("exited", 1)."""
+        assert self.container is not None
+        with docker_errors(f"inspecting {self.name}"):
+            self.container.reload()
+        state: dict[str, Any] = self.container.attrs["State"]
+        return str(state["Status"]), int(state.get("ExitCode") or 0)
+
+    def logs(self, tail: int = LOG_TAIL) -> str:
+        assert self.container is not None
+        with docker_errors(f"reading the logs of {self.name}"):
+            raw: bytes = self.container.logs(tail=tail)
+        return raw.decode("utf-8", "replace").rstrip()
+
+    def stream_logs(self, write: Callable[[bytes], None]) -> None:
+        """Copy the container's output to ``write`` from a background thread, until it stops."""
+        assert self.container is not None
+        with docker_errors(f"reading the logs of {self.name}"):
+            stream: Iterator[bytes] = self.container.logs(stream=True, follow=True)
+
+        def pump() -> None:
+            try:
+                for chunk in stream:
+                    write(chunk)
+            except Exception:  # the container went away: nothing left to copy
+                return
+
+        self._log_thread = threading.Thread(target=pump, name=f"logs-{self.name}", daemon=True)
+        self._log_thread.start()
+
+    def exited_error(self, code: int, when: str) -> ContainerError:
+        tail = self.logs()
+        lines = f"; its last log lines:\n{tail}" if tail else " without writing any log line"
+        return ContainerError(f"the container of {self.spec.image} exited with code {code} {when}{lines}")
+
+    # ---- probing -----------------------------------------------------------------------------
+
+    def host_port_of(self, container_port: int | None = None) -> int:
+        return self.ports[container_port or self.spec.container_port]
+
+    def ping(self, container_port: int | None = None) -> httpx.Response:
+        return httpx.get(f"http://127.0.0.1:{self.host_port_of(container_port)}/ping", timeout=PING_TIMEOUT)
+
+    def wait_ready(self, timeout: float, container_port: int | None = None) -> float:
+        """Poll ``GET /ping`` until it answers 200; the seconds that took. A ContainerError names what
+        happened instead: the container exited (code and last log lines), /ping answered another
+        status, or nothing answered on the port."""
+        port = container_port or self.spec.container_port
+        started = time.monotonic()
+        deadline = started + timeout
+        last = "nothing answered"
+        while True:
+            status, code = self.state()
+            if status != "running":
+                raise self.exited_error(code, "during startup")
+            try:
+                response = self.ping(port)
+                if response.status_code == 200:
+                    return time.monotonic() - started
+                last = str(response.status_code)
+            except httpx.TimeoutException:
+                last = "timeout"
+            except httpx.TransportError:
+                last = "nothing answered"
+            if time.monotonic() >= deadline:
+                raise ContainerError(self._not_ready(last, timeout, port))
+            time.sleep(POLL_INTERVAL)
+
+    def _not_ready(self, last: str, timeout: float, port: int) -> str:
+        window = f"within {timeout:g} s"
+        if last == "nothing answered":
+            return (
+                f"nothing answered on port {port} {window}; the container is running: "
+                f"does its server listen on 0.0.0.0:{port}?"
+            )
+        if last == "timeout":
+            return f"GET /ping did not answer within {PING_TIMEOUT:g} s (SageMaker's limit) {window}"
+        if last == "404":
+            return f"GET /ping answered 404 Not Found {window}: the server on port {port} has no /ping route"
+        return f"GET /ping answered {last}, not 200, {window}: the server never reported itself ready"
+
+    # ---- stopping ----------------------------------------------------------------------------
+
+    def stop(self, grace: float = STOP_GRACE) -> StopResult:
+        """SIGTERM, then SIGKILL if still running after ``grace`` seconds (SageMaker's shutdown)."""
+        self._signal("SIGTERM")
+        started = time.monotonic()
+        killed = False
+        while True:
+            status, code = self.state()
+            elapsed = time.monotonic() - started
+            if status != "running":
+                return StopResult(elapsed, code, killed)
+            if not killed and elapsed >= grace:
+                self._signal("SIGKILL")
+                killed = True
+            elif killed and elapsed >= grace + KILL_WAIT:
+                raise ContainerError(f"{self.name} is still running {KILL_WAIT:g} s after SIGKILL")
+            time.sleep(0.1)
+
+    def _signal(self, name: str) -> None:
+        assert self.container is not None
+        try:
+            with docker_errors(f"sending {name} to {self.name}"):
+                self.container.kill(signal=name)
+        except DockyardError:
+            if self.state()[0] == "running":
+                raise  # otherwise it had exited already, which is what the signal was for
+
+    def model_writes(self) -> list[str]:
+        """Changes under /opt/ml/model in the container's own layer, as "added /opt/ml/model/x"."""
+        assert self.container is not None
+        with docker_errors(f"listing the changes in {self.name}"):
+            changes: list[dict[str, Any]] = self.container.diff() or []
+        kinds = {0: "changed", 1: "added", 2: "deleted"}
+        found = [
+            (str(change["Path"]), kinds.get(int(change["Kind"]), "changed"))
+            for change in changes
+            if str(change["Path"]) == MODEL_DIR or str(change["Path"]).startswith(MODEL_DIR + "/")
+        ]
+        # Python tries to cache bytecode next to imported handler code; on a read-only directory it
+        # silently does without, so these are not writes that would fail.
+        found = [(path, kind) for path, kind in found if "/__pycache__" not in path]
+        children = [(path, kind) for path, kind in found if path != MODEL_DIR]
+        return [f"{kind} {path}" for path, kind in (children or found)]
+
+
+def _model_tar(model_dir: Path) -> IO[bytes]:
+    """The model directory as a tar (in a temporary file: models can be large) whose entries sit under
+    opt/ml/model/, owned by root as SageMaker's unpacked files are."""
+
+    def as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        return info
+
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
+    with tarfile.open(fileobj=spool, mode="w") as tar:
+        for directory in ("opt", "opt/ml"):
+            entry = tarfile.TarInfo(directory)
+            entry.type = tarfile.DIRTYPE
+            entry.mode = 0o755
+            tar.addfile(as_root(entry))
+        tar.add(model_dir, arcname=MODEL_DIR.lstrip("/"), filter=as_root)
+    spool.seek(0)
+    return spool
