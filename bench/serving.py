@@ -211,9 +211,7 @@ def dockyard_noop(ctx: Context, port: int) -> Server:
 
 
 def dockyard_batch(ctx: Context, port: int) -> Server:
-    return dockyard_server(
-        ctx, port, "dockyard-batch", ["--max-batch-size", "32"]
-    )
+    return dockyard_server(ctx, port, "dockyard-batch", ["--max-batch-size", "32"])
 
 
 def peer_venv(name: str) -> tuple[Path, str | None]:

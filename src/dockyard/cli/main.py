@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
+
+from dockyard.cli import build, check, init, package, push, run
+from dockyard.cli.common import console, reports_errors
 
 app = typer.Typer(
     name="dockyard",
@@ -27,18 +29,26 @@ def serve(ctx: typer.Context) -> None:
 
 
 @app.command()
+@reports_errors
 def demo() -> None:
     """Train a small model, serve it, send a request and print the prediction."""
-    from dockyard.cli.demo import DemoError, run_demo
+    from dockyard.cli.demo import run_demo
 
-    console = Console()
-    try:
-        run_demo(console)
-    except DemoError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+    run_demo(console)
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.", envvar="DOCKYARD_DEBUG"),
+) -> None:
     """dockyard: model → image → endpoint."""
+    if debug:
+        import os
+
+        os.environ["DOCKYARD_DEBUG"] = "1"
+
+
+# Each command group lives in its own module with a register(app); they import their heavy
+# dependencies inside the commands, so that `dockyard --help` stays fast.
+for _module in (init, package, build, run, check, push):
+    _module.register(app)
