@@ -229,6 +229,28 @@ def test_image_serves_predictions_as_sagemaker_runs_it(
 
 @pytest.mark.docker
 @pytest.mark.timeout(900)
+def test_dockyard_check_passes_the_built_image(
+    sklearn_build: tuple[ProjectBuild, Recorder],
+    sklearn_project: SklearnProject,
+    docker_client: docker.DockerClient,
+) -> None:
+    from dockyard.build.check import CheckOptions, Sample, Status, check_image
+
+    built, _ = sklearn_build
+    sample = Sample(json.dumps(sklearn_project.rows).encode(), "application/json")
+    options = CheckOptions(model=sklearn_project.model_dir, sample=sample, name_prefix=f"{PREFIX}check")
+    report = check_image(built.image.id, options, docker_client)
+    failures = [
+        f"{result.name}: {result.message}" for result in report.results if result.status is Status.FAIL
+    ]
+    assert report.passed, failures
+    assert failures == []
+    for name in ("serve", "ping", "invocations", "body-6mb", "body-over-limit", "sigterm", "model-writes"):
+        assert report.result(name).status is Status.PASS, report.result(name).message
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(900)
 def test_image_config_follows_the_contract(
     sklearn_build: tuple[ProjectBuild, Recorder], docker_client: docker.DockerClient
 ) -> None:
