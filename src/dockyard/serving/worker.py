@@ -9,6 +9,7 @@ with its instructions in the ``DOCKYARD_WORKER`` environment variable.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -104,6 +105,10 @@ class Worker:
             )
         if metrics is not None:
             metrics.set_load_time(seconds)
+        # The model and the libraries are loaded for good: move them out of the collector's view, so
+        # that the full collections that request garbage triggers do not walk them every time.
+        gc.collect()
+        gc.freeze()
         self.board.set_state(self.slot, SlotState.READY)
         log.info("worker %d loaded the model in %.3f s", self.slot, seconds)
 
