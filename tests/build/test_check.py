@@ -6,7 +6,7 @@ import json
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,8 @@ from dockyard.errors import ContainerError, UsageError
 from tests.build.fixture_images import (
     PREFIX,
     SAMPLE,
-    build_fixture_image,
     leftovers,
     leftovers_of,
-    remove_fixture_images,
     write_model,
 )
 
@@ -50,17 +48,6 @@ NO_BIND_LABEL = (
     "no com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true label: SageMaker will not ask it to "
     "move (only inference pipelines do)"
 )
-
-
-@pytest.fixture(scope="session")
-def fixture_image(docker_client: docker.DockerClient, base_image: str) -> Iterator[Callable[[str], str]]:
-    yield lambda name: build_fixture_image(docker_client, base_image, name)
-    remove_fixture_images(docker_client)
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_model(tmp_path_factory.mktemp("model"))
 
 
 def statuses(report: CheckReport) -> dict[str, str]:

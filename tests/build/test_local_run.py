@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -27,27 +27,13 @@ from tests.build.fixture_images import (
     PREDICTION,
     PREFIX,
     SAMPLE,
-    build_fixture_image,
     leftovers,
-    remove_fixture_images,
-    write_model,
 )
 
 pytestmark = pytest.mark.docker
 
 GIB = 1024**3
 DOCKYARD = [sys.executable, "-m", "dockyard.cli"]
-
-
-@pytest.fixture(scope="session")
-def fixture_image(docker_client: docker.DockerClient, base_image: str) -> Iterator[Callable[[str], str]]:
-    yield lambda name: build_fixture_image(docker_client, base_image, name)
-    remove_fixture_images(docker_client)
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_model(tmp_path_factory.mktemp("model"))
 
 
 def unique(kind: str) -> str:
