@@ -1,6 +1,6 @@
 """A tiny shared-memory table of worker states, shared by the supervisor and every worker.
 
-Each worker slot holds (state, pid, busy_since). Workers write their own slot; the supervisor
+Each worker slot holds (state, busy_since). Workers write their own slot; the supervisor
 resets a slot when its worker dies. ``/ping`` in any worker reads the whole table, so that it
 answers 200 only when every worker holds a loaded model. The table is a memory-mapped file, not
 ``multiprocessing.shared_memory``, whose resource tracker (before Python 3.13) unlinks segments
@@ -15,7 +15,7 @@ import time
 from enum import IntEnum
 from pathlib import Path
 
-FIELDS = 3  # state, pid, busy_since (monotonic seconds; 0 = idle)
+FIELDS = 2  # state, busy_since (monotonic seconds; 0 = idle)
 
 
 class SlotState(IntEnum):
@@ -47,19 +47,13 @@ class Board:
     def state(self, slot: int) -> SlotState:
         return SlotState(int(self._cells[slot * FIELDS]))
 
-    def pid(self, slot: int) -> int:
-        return int(self._cells[slot * FIELDS + 1])
-
-    def set_state(self, slot: int, state: SlotState, pid: int | None = None) -> None:
-        if pid is not None:
-            self._cells[slot * FIELDS + 1] = pid
+    def set_state(self, slot: int, state: SlotState) -> None:
         self._cells[slot * FIELDS] = state
 
     def reset(self, slot: int) -> None:
         base = slot * FIELDS
         self._cells[base] = SlotState.EMPTY
         self._cells[base + 1] = 0
-        self._cells[base + 2] = 0
 
     def ready_count(self) -> int:
         cells = self._cells
@@ -70,12 +64,12 @@ class Board:
         return self.ready_count() == self.slots
 
     def mark_busy(self, slot: int) -> None:
-        self._cells[slot * FIELDS + 2] = time.monotonic()
+        self._cells[slot * FIELDS + 1] = time.monotonic()
 
     def mark_idle(self, slot: int) -> None:
-        self._cells[slot * FIELDS + 2] = 0.0
+        self._cells[slot * FIELDS + 1] = 0.0
 
     def busy_for(self, slot: int, now: float) -> float:
         """Seconds the slot's worker has been inside the model (0 when idle)."""
-        since = self._cells[slot * FIELDS + 2]
+        since = self._cells[slot * FIELDS + 1]
         return now - since if since else 0.0

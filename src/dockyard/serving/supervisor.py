@@ -95,7 +95,7 @@ class Supervisor:
         slot.process = subprocess.Popen(
             [sys.executable, "-m", "dockyard.serving.worker"], env=env, pass_fds=(listen_fd,)
         )
-        self.board.set_state(slot.index, SlotState.LOADING, slot.process.pid)
+        self.board.set_state(slot.index, SlotState.LOADING)
 
     def run(self) -> int:
         metrics_dir = self.workdir / "metrics"

@@ -41,7 +41,7 @@ class Worker:
         self.settings = settings
         self.slot = slot
         self.board = Board(Path(board_path), settings.workers)
-        self.board.set_state(slot, SlotState.LOADING, os.getpid())
+        self.board.set_state(slot, SlotState.LOADING)
         self.socket = socket.socket(fileno=listen_fd)
         metrics = WorkerMetrics() if os.environ.get(MULTIPROC_ENV) else None
         self.metrics = metrics
