@@ -1,0 +1,116 @@
+"""The control plane's resources as plain dataclasses, and the endpoint's lifecycle as a state machine.
+
+Records are immutable: an operation builds the next version with :func:`dataclasses.replace` and the
+store saves it whole. Members the emulator only keeps and returns (a variant's VolumeSizeInGB, a model's
+VpcConfig, ...) stay in ``definition`` as the request gave them; what the emulator acts on is typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dockyard.emulator.errors import ValidationException
+from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec
+
+
+@dataclass(frozen=True)
+class Model:
+    account: str
+    region: str
+    name: str
+    arn: str
+    created: float
+    container: ContainerSpec  # what runs: the first container, or the model package's
+    definition: dict[str, Any] = field(default_factory=dict)  # CreateModel members, as given
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    account: str
+    region: str
+    name: str
+    arn: str
+    created: float
+    variants: tuple[dict[str, Any], ...]  # ProductionVariants, every member as given
+    definition: dict[str, Any] = field(default_factory=dict)  # the other members, as given
+
+
+@dataclass(frozen=True)
+class ModelPackageGroup:
+    account: str
+    region: str
+    name: str
+    arn: str
+    created: float
+    description: str | None = None
+    last_version: int = 0  # versions are never reused, even after a delete
+
+
+@dataclass(frozen=True)
+class ModelPackage:
+    account: str
+    region: str
+    name: str  # "<group>/<version>" for a versioned package, else its own name
+    arn: str
+    created: float
+    modified: float
+    approval_status: str
+    group: str | None = None
+    version: int | None = None
+    approval_description: str | None = None
+    definition: dict[str, Any] = field(default_factory=dict)  # CreateModelPackage members, as given
+
+    @property
+    def package_name(self) -> str:
+        """What SageMaker calls ModelPackageName: the group's name for a versioned package."""
+        return self.group if self.group is not None else self.name
+
+
+# ---- endpoints ---------------------------------------------------------------------------------
+
+CREATING = "Creating"
+IN_SERVICE = "InService"
+UPDATING = "Updating"
+DELETING = "Deleting"
+FAILED = "Failed"
+
+# The statuses an endpoint can move to from each status. Requests and fleet reports both go through
+# these: SageMaker refuses to change an endpoint while an operation on it is in progress (delete
+# included), and a Failed endpoint can only be deleted. InService -> Failed is the fleet's report that
+# a serving deployment could not be brought back (e.g. its image is gone after a restart).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    CREATING: frozenset({IN_SERVICE, FAILED}),
+    IN_SERVICE: frozenset({UPDATING, DELETING, FAILED}),
+    UPDATING: frozenset({IN_SERVICE}),
+    FAILED: frozenset({DELETING}),
+    DELETING: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    account: str
+    region: str
+    name: str
+    arn: str
+    created: float
+    modified: float
+    status: str
+    config_name: str  # the config now serving (while Creating: the one being created)
+    failure_reason: str | None = None
+    serving: DeploymentSpec | None = None  # what serves traffic now
+    pending: DeploymentSpec | None = None  # what the fleet is bringing up (Creating, Updating)
+    pending_config: str | None = None  # UpdateEndpoint's new config (None for a weights/capacity change)
+    pending_since: float | None = None
+    deployed_at: float | None = None  # when ``serving`` took all traffic (DeployedImages' ResolutionTime)
+
+    def require(self, status: str) -> None:
+        """ValidationException (SageMaker's wording) unless the endpoint may move to ``status``."""
+        if status not in TRANSITIONS[self.status]:
+            state = "failed" if self.status == FAILED else "in-progress"
+            raise ValidationException(f'Cannot update {state} endpoint "{self.arn}".')
+
+    def moved_to(self, status: str, now: float, **changes: Any) -> Endpoint:
+        self.require(status)
+        return replace(self, status=status, modified=now, **changes)

@@ -1,0 +1,305 @@
+"""Endpoints: their lifecycle, the deployment specs handed to the fleet, and the fleet's reports.
+
+Every change of status goes through :meth:`Endpoint.moved_to` (the declared transitions). A request
+records the new state first and only then asks the fleet, outside the lock; the fleet's reports
+(:class:`~dockyard.emulator.sagemaker.deployment.FleetEvents`, on its threads) are applied only if they
+are about the deployment the endpoint is waiting for, so a late report of superseded work is ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from dockyard.emulator.context import RequestContext
+from dockyard.emulator.errors import ValidationException
+from dockyard.emulator.sagemaker import converters
+from dockyard.emulator.sagemaker.deployment import (
+    DEFAULT_STARTUP_TIMEOUT,
+    DeploymentSpec,
+    Fleet,
+    VariantSpec,
+)
+from dockyard.emulator.sagemaker.domain import (
+    CREATING,
+    DELETING,
+    FAILED,
+    IN_SERVICE,
+    UPDATING,
+    Endpoint,
+    EndpointConfig,
+)
+from dockyard.emulator.sagemaker.listing import Listing
+from dockyard.emulator.sagemaker.models import ModelOps
+from dockyard.emulator.sagemaker.store import Store
+from dockyard.emulator.sagemaker.tags import tags_of
+
+log = logging.getLogger("dockyard.emulator.sagemaker")
+Result = dict[str, Any]
+
+ENDPOINTS: Listing[Endpoint] = Listing(
+    sort_keys={
+        "Name": lambda endpoint: (endpoint.name,),
+        "CreationTime": lambda endpoint: (endpoint.created, endpoint.name),
+        "Status": lambda endpoint: (endpoint.status, endpoint.name),
+    },
+    default_sort="CreationTime",
+    name=lambda endpoint: endpoint.name,
+    created=lambda endpoint: endpoint.created,
+    modified=lambda endpoint: endpoint.modified,
+    status=lambda endpoint: endpoint.status,
+)
+RESTART_REASON = (
+    "The update to endpoint configuration {config} was interrupted by a restart of the local SageMaker; "
+    "the endpoint kept its previous deployment. Call UpdateEndpoint again to retry."
+)
+
+
+class EndpointOps:
+    """The endpoint operations and the provider's half of FleetEvents."""
+
+    def __init__(
+        self,
+        store: Store,
+        fleet: Fleet,
+        models: ModelOps,
+        clock: Callable[[], float],
+        lock: threading.RLock,
+    ) -> None:
+        self.store = store
+        self.fleet = fleet
+        self.models = models
+        self.clock = clock
+        self.lock = lock
+
+    # ---- operations --------------------------------------------------------------------------
+
+    def create_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+        name: str = params["EndpointName"]
+        arn = ctx.arn("endpoint", name)
+        with self.lock:
+            if self.store.get(Endpoint, ctx.account, ctx.region, name) is not None:
+                raise ValidationException(f'Cannot create already existing endpoint "{arn}".')
+            config = self.models.get_config(ctx, params["EndpointConfigName"])
+            spec = self._spec(ctx, name, config)
+            now = self.clock()
+            endpoint = Endpoint(
+                ctx.account,
+                ctx.region,
+                name,
+                arn,
+                now,
+                now,
+                CREATING,
+                config.name,
+                pending=spec,
+                pending_since=now,
+            )
+            self.store.insert(endpoint)
+            self.store.add_tags(arn, tags_of(params))
+        self.fleet.deploy(spec)
+        return {"EndpointArn": arn}
+
+    def describe_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+        endpoint = self.get(ctx, params["EndpointName"])
+        return converters.endpoint_description(endpoint, self.fleet.view(endpoint.name))
+
+    def list_endpoints(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+        page = ENDPOINTS.page(self.store.all(Endpoint, ctx.account, ctx.region), params)
+        return {
+            "Endpoints": [converters.endpoint_summary(e) for e in page.items],
+            "NextToken": page.next_token,
+        }
+
+    def update_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+        with self.lock:
+            endpoint = self.get(ctx, params["EndpointName"])
+            config = self.models.get_config(ctx, params["EndpointConfigName"])
+            spec = self._spec(ctx, endpoint.name, config)
+            if params.get("RetainAllVariantProperties") and endpoint.serving is not None:
+                spec = _retained(spec, endpoint.serving, set(_excluded(params)))
+            now = self.clock()
+            updated = endpoint.moved_to(
+                UPDATING, now, pending=spec, pending_config=config.name, pending_since=now
+            )
+            self.store.put(updated)
+        self.fleet.deploy(spec)
+        return {"EndpointArn": endpoint.arn}
+
+    def update_endpoint_weights_and_capacities(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+        with self.lock:
+            endpoint = self.get(ctx, params["EndpointName"])
+            endpoint.require(UPDATING)
+            serving = endpoint.serving
+            assert serving is not None  # an endpoint that may update (InService) has a deployment
+            variants = {variant.name: variant for variant in serving.variants}
+            changes: dict[str, VariantSpec] = {}
+            for desired in params["DesiredWeightsAndCapacities"]:
+                variant = variants.get(desired["VariantName"])
+                if variant is None:
+                    raise ValidationException(
+                        f'The variant "{desired["VariantName"]}" does not exist in endpoint '
+                        f'"{endpoint.arn}"; its variants are: {", ".join(variants)}.'
+                    )
+                weight = desired.get("DesiredWeight")
+                count = desired.get("DesiredInstanceCount")
+                changes[variant.name] = replace(
+                    variant,
+                    weight=variant.weight if weight is None else float(weight),
+                    instance_count=variant.instance_count if count is None else int(count),
+                )
+            spec = replace(
+                serving, variants=tuple(changes.get(variant.name, variant) for variant in serving.variants)
+            )
+            now = self.clock()
+            self.store.put(
+                endpoint.moved_to(UPDATING, now, pending=spec, pending_config=None, pending_since=now)
+            )
+        self.fleet.deploy(spec)
+        return {"EndpointArn": endpoint.arn}
+
+    def delete_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+        with self.lock:
+            endpoint = self.get(ctx, params["EndpointName"])
+            self.store.put(endpoint.moved_to(DELETING, self.clock()))
+        self.fleet.remove(endpoint.name)
+        return {}
+
+    def get(self, ctx: RequestContext, name: str) -> Endpoint:
+        endpoint = self.store.get(Endpoint, ctx.account, ctx.region, name)
+        if endpoint is None:
+            # A ValidationException, not ResourceNotFound: boto3's endpoint_deleted waiter waits for it.
+            raise ValidationException(f'Could not find endpoint "{ctx.arn("endpoint", name)}".')
+        return endpoint
+
+    def _spec(self, ctx: RequestContext, endpoint_name: str, config: EndpointConfig) -> DeploymentSpec:
+        variants = []
+        for variant in config.variants:
+            model = self.models.get_model(ctx, variant["ModelName"])  # may be gone since the config
+            weight = variant.get("InitialVariantWeight")
+            variants.append(
+                VariantSpec(
+                    name=variant["VariantName"],
+                    model_name=model.name,
+                    container=model.container,
+                    instance_type=variant["InstanceType"],
+                    instance_count=int(variant["InitialInstanceCount"]),
+                    weight=1.0 if weight is None else float(weight),
+                    startup_timeout=int(
+                        variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT
+                    ),
+                )
+            )
+        return DeploymentSpec(
+            endpoint_name=endpoint_name,
+            endpoint_arn=ctx.arn("endpoint", endpoint_name),
+            config_name=config.name,
+            variants=tuple(variants),
+            account=ctx.account,
+            region=ctx.region,
+        )
+
+    # ---- start ---------------------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """Hand every stored endpoint back to the fleet (which adopts the containers still running)."""
+        for endpoint in self.store.everywhere(Endpoint):
+            if endpoint.status == DELETING:
+                self.fleet.remove(endpoint.name)
+            elif endpoint.status == CREATING and endpoint.pending is not None:
+                self.fleet.deploy(endpoint.pending)
+            elif endpoint.status == UPDATING and endpoint.serving is not None:
+                # The blue/green step cannot be resumed halfway: keep serving what served, say why.
+                reason = RESTART_REASON.format(config=endpoint.pending_config or endpoint.config_name)
+                with self.lock:
+                    self.store.put(
+                        endpoint.moved_to(
+                            IN_SERVICE,
+                            self.clock(),
+                            pending=None,
+                            pending_config=None,
+                            pending_since=None,
+                            failure_reason=reason,
+                        )
+                    )
+                self.fleet.deploy(endpoint.serving)
+            elif endpoint.status == IN_SERVICE and endpoint.serving is not None:
+                self.fleet.deploy(endpoint.serving)
+
+    # ---- FleetEvents -------------------------------------------------------------------------
+
+    def deployment_succeeded(self, spec: DeploymentSpec) -> None:
+        with self.lock:
+            endpoint = self.store.get(Endpoint, spec.account, spec.region, spec.endpoint_name)
+            if endpoint is None or endpoint.pending != spec:
+                log.debug("ignored a report on a deployment of %s nobody waits for", spec.endpoint_name)
+                return
+            now = self.clock()
+            self.store.put(
+                endpoint.moved_to(
+                    IN_SERVICE,
+                    now,
+                    serving=spec,
+                    config_name=spec.config_name,
+                    pending=None,
+                    pending_config=None,
+                    pending_since=None,
+                    failure_reason=None,
+                    deployed_at=now,
+                )
+            )
+
+    def deployment_failed(self, spec: DeploymentSpec, reason: str) -> None:
+        with self.lock:
+            endpoint = self.store.get(Endpoint, spec.account, spec.region, spec.endpoint_name)
+            if endpoint is None:
+                return
+            now = self.clock()
+            if endpoint.pending == spec and endpoint.status == UPDATING:
+                # The new fleet never took traffic: the old one serves on, the failure is recorded.
+                updated = endpoint.moved_to(
+                    IN_SERVICE,
+                    now,
+                    pending=None,
+                    pending_config=None,
+                    pending_since=None,
+                    failure_reason=reason,
+                )
+            elif endpoint.pending == spec or (endpoint.status == IN_SERVICE and endpoint.serving == spec):
+                # A new endpoint that never came up, or a serving one that could not be brought back.
+                updated = endpoint.moved_to(
+                    FAILED, now, pending=None, pending_since=None, failure_reason=reason
+                )
+            else:
+                log.debug("ignored a failure of a deployment of %s nobody waits for", spec.endpoint_name)
+                return
+            self.store.put(updated)
+
+    def endpoint_removed(self, endpoint_name: str) -> None:
+        # The fleet knows endpoints by name only: remove the Deleting endpoint(s) of that name.
+        with self.lock:
+            for endpoint in self.store.everywhere(Endpoint):
+                if endpoint.name == endpoint_name and endpoint.status == DELETING:
+                    self.store.delete(Endpoint, endpoint.account, endpoint.region, endpoint.name)
+
+
+def _excluded(params: dict[str, Any]) -> list[str]:
+    return [item["VariantPropertyType"] for item in params.get("ExcludeRetainedVariantProperties") or []]
+
+
+def _retained(spec: DeploymentSpec, serving: DeploymentSpec, excluded: set[str]) -> DeploymentSpec:
+    """RetainAllVariantProperties: variants keep their current weight and count unless excluded."""
+    current = {variant.name: variant for variant in serving.variants}
+    variants = []
+    for variant in spec.variants:
+        old = current.get(variant.name)
+        kept = variant
+        if old is not None and "DesiredWeight" not in excluded:
+            kept = replace(kept, weight=old.weight)
+        if old is not None and "DesiredInstanceCount" not in excluded:
+            kept = replace(kept, instance_count=old.instance_count)
+        variants.append(kept)
+    return replace(spec, variants=tuple(variants))
