@@ -245,3 +245,12 @@ def test_rest_json_bodies_are_decoded_and_garbage_refused() -> None:
 def test_negated_property_inside_a_class_is_refused() -> None:
     with pytest.raises(ValueError, match=re.escape(r"unsupported negated property inside a class: [\P{L}]")):
         compile_pattern(r"[\P{L}]")
+
+
+def test_model_data_may_be_a_local_file_url() -> None:
+    """The local target's documented deviation: file:/// model data besides s3:// and https://."""
+    shape = service_model("sagemaker").operation_model("CreateModel").input_shape
+    container = {"Image": "x", "ModelDataUrl": "file:///tmp/model.tar.gz"}
+    validate(shape, {"ModelName": "m", "PrimaryContainer": container})
+    with pytest.raises(ValidationException, match=r"at 'primaryContainer\.modelDataUrl' failed to satisfy"):
+        validate(shape, {"ModelName": "m", "PrimaryContainer": {**container, "ModelDataUrl": "ftp://x/y"}})

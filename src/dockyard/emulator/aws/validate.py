@@ -201,6 +201,11 @@ def _map_entries_check(key: Shape, value_shape: Shape) -> Check:
     return check
 
 
+# A documented deviation of the local target: model data may also be a file:/// URL (ModelDataUrl is a
+# ``Url``, ModelDataSource's S3Uri an ``S3ModelUri``), as SageMaker's own local mode allows.
+FILE_URL_SHAPES = frozenset({"Url", "S3ModelUri"})
+
+
 def _constraints(shape: Shape) -> Constraints:
     """The failing-constraints function of a shape's own value (type, length/range, enum, pattern)."""
     type_name = shape.type_name
@@ -214,6 +219,7 @@ def _constraints(shape: Shape) -> Constraints:
     pattern = compile_pattern(meta["pattern"]) if "pattern" in meta else None
     pattern_text = display_pattern(meta["pattern"]) if pattern is not None else ""
     type_text = f"Member must be of type {type_name}"
+    accepts_files = shape.name in FILE_URL_SHAPES
 
     def constraints(value: Any) -> list[str]:
         # Kept in a variable so that mypy leaves ``value`` as Any (the tuple of types is data).
@@ -229,7 +235,8 @@ def _constraints(shape: Shape) -> Constraints:
                 failed.append(f"Member must have {noun} greater than or equal to {low}")
         if enum and value not in enum_set:
             failed.append(f"Member must satisfy enum value set: [{', '.join(enum)}]")
-        if pattern is not None and pattern.fullmatch(value) is None:
+        local_file = accepts_files and value.startswith("file:///")
+        if pattern is not None and pattern.fullmatch(value) is None and not local_file:
             failed.append(f"Member must satisfy regular expression pattern: {pattern_text}")
         return failed
 

@@ -1,0 +1,126 @@
+"""``dockyard register`` and ``dockyard packages approve``: models and model-registry versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dockyard.cli.common import reports_errors
+from dockyard.cli.target import (
+    EmulatorUrlOption,
+    Output,
+    OutputOption,
+    ProfileOption,
+    RegionOption,
+    RoleOption,
+    TargetArgs,
+    TargetOption,
+    print_calls,
+    print_json,
+    say,
+)
+
+ApprovalOption = Annotated[
+    str,
+    typer.Option("--approval-status", help="Approved, Rejected or PendingManualApproval."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("register")(register_model)
+
+
+@reports_errors
+def register_model(
+    project_dir: Annotated[
+        Path, typer.Option("--project-dir", "-C", file_okay=False, help="Directory holding dockyard.toml.")
+    ] = Path("."),
+    image: Annotated[str | None, typer.Option("--image", help="Local image (default: NAME:latest).")] = None,
+    bucket: Annotated[
+        str | None,
+        typer.Option("--bucket", help="S3 bucket for model data (aws; default dockyard-ACCOUNT-REGION)."),
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option("--registry", help="Push the image to this registry (local; default: no push)."),
+    ] = None,
+    package_group: Annotated[
+        str | None,
+        typer.Option(
+            "--package-group", help="Register a version in this model package group instead of a model."
+        ),
+    ] = None,
+    approval_status: ApprovalOption = "PendingManualApproval",
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the boto3 calls it would make; make none that change anything."
+        ),
+    ] = False,
+    output: OutputOption = Output.table,
+    target: TargetOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    role: RoleOption = None,
+    emulator_url: EmulatorUrlOption = None,
+) -> None:
+    """Package and upload the model, push the image, and CreateModel (or a model package version)."""
+    from dockyard.lifecycle.register import register as register_project
+
+    result = register_project(
+        project_dir,
+        image=image,
+        bucket=bucket,
+        registry=registry,
+        package_group=package_group,
+        approval_status=approval_status,
+        dry_run=dry_run,
+        **TargetArgs(target, region, profile, role, emulator_url).kwargs(),
+    )
+    if output is Output.json:
+        print_json(result.as_dict())
+        return
+    if dry_run:
+        print_calls(result.calls, result.notes)
+    what = f"model {result.model_name}" if result.model_name else f"package version {result.package_arn}"
+    state = (
+        "would be registered" if dry_run and result.created else "registered" if result.created else "exists"
+    )
+    say(f"{what} {state} (unchanged content is reused)" if not result.created else f"{what} {state}")
+    say(f"image: {result.image}")
+    say(f"model data: {result.model_data_url}")
+
+
+@reports_errors
+def approve(
+    package: Annotated[str, typer.Argument(help="The version: its ARN, or GROUP/VERSION (e.g. iris/3).")],
+    approval_status: ApprovalOption = "Approved",
+    description: Annotated[
+        str | None, typer.Option("--description", help="Why (ApprovalDescription).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the call; do not make it.")] = False,
+    output: OutputOption = Output.table,
+    target: TargetOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    emulator_url: EmulatorUrlOption = None,
+) -> None:
+    """Set a model package version's approval status (Approved by default): it can then be deployed."""
+    from dockyard.lifecycle.register import approve_package
+
+    result = approve_package(
+        package,
+        approval_status=approval_status,
+        description=description,
+        dry_run=dry_run,
+        **TargetArgs(target, region, profile, None, emulator_url).kwargs(),
+    )
+    if output is Output.json:
+        print_json({"package_arn": result.package_arn, "approval_status": result.approval_status})
+        return
+    if dry_run:
+        print_calls(result.calls, [])
+        return
+    say(f"{result.package_arn}: {result.approval_status}")
