@@ -16,6 +16,7 @@ The model is given to the container in one of two ways:
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import tarfile
@@ -62,6 +63,7 @@ class RunSpec:
     name: str | None = None  # default: dockyard-run-<random>
     model_access: ModelAccess = "read-only"
     extra_ports: tuple[int, ...] = ()  # further container ports to publish (on free host ports)
+    labels: Mapping[str, str] = field(default_factory=dict)  # added to dockyard's own (the emulator's)
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class LocalContainer:
         self._tempdir: Path | None = None
         self._layer_image: str | None = None
         self._log_thread: threading.Thread | None = None
+        self._log_stream: Iterator[bytes] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -161,6 +164,18 @@ class LocalContainer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.host_port_of()}"
+
+    @classmethod
+    def adopt(cls, spec: RunSpec, client: DockerClient | None = None) -> LocalContainer:
+        """The running container called ``spec.name``, started earlier (by another process) from
+        ``spec``: taken over as if this object had started it."""
+        if spec.name is None:
+            raise UsageError("adopting a container needs its name")
+        box = cls(spec, client)
+        with docker_errors(f"finding {spec.name}"):
+            box.container = box.client.containers.get(spec.name)
+        box._read_ports()
+        return box
 
     def start(self) -> None:
         spec = self.spec
@@ -196,7 +211,7 @@ class LocalContainer:
 
     def _labels(self) -> dict[str, str]:
         # What made a container (or the temporary image, which inherits them), for finding leftovers.
-        return {LABEL_ROLE: "local-run", LABEL_IMAGE: self.spec.image}
+        return {LABEL_ROLE: "local-run", LABEL_IMAGE: self.spec.image, **self.spec.labels}
 
     def _model_directory(self) -> Path | None:
         model = self.spec.model
@@ -283,21 +298,35 @@ class LocalContainer:
             raw: bytes = self.container.logs(tail=tail)
         return raw.decode("utf-8", "replace").rstrip()
 
-    def stream_logs(self, write: Callable[[bytes], None]) -> None:
-        """Copy the container's output to ``write`` from a background thread, until it stops."""
+    def stream_logs(self, write: Callable[[bytes], None], since: float | None = None) -> None:
+        """Copy the container's output to ``write`` from a background thread, until it stops;
+        ``since`` (epoch seconds): only what it wrote from then on."""
         assert self.container is not None
+        options: dict[str, Any] = {} if since is None else {"since": since}
         with docker_errors(f"reading the logs of {self.name}"):
-            stream: Iterator[bytes] = self.container.logs(stream=True, follow=True)
+            stream: Iterator[bytes] = self.container.logs(stream=True, follow=True, **options)
+
+        self._log_stream = stream
 
         def pump() -> None:
             try:
                 for chunk in stream:
                     write(chunk)
-            except Exception:  # the container went away: nothing left to copy
+            except Exception:  # the container went away, or write() said stop: nothing left to copy
                 return
+            finally:
+                self.stop_logs()
 
         self._log_thread = threading.Thread(target=pump, name=f"logs-{self.name}", daemon=True)
         self._log_thread.start()
+
+    def stop_logs(self) -> None:
+        """Stop copying the container's output (closes the engine's log stream)."""
+        stream, self._log_stream = self._log_stream, None
+        close = getattr(stream, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):  # closing a stream that already broke
+                close()
 
     def exited_error(self, code: int, when: str) -> ContainerError:
         tail = self.logs()

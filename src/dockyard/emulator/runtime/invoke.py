@@ -1,0 +1,270 @@
+"""InvokeEndpoint and InvokeEndpointWithResponseStream: pick an instance, relay the request, shape errors.
+
+The request goes to the chosen container's ``/invocations`` over a pooled keep-alive connection, with
+the headers SageMaker passes on; the container's answer comes back as the operation's output members,
+or as the error SageMaker gives for it (ModelError 424 with the container's status and message, the
+60-second timeout, an unknown or not-serving endpoint). An instance that refuses the connection is
+taken out of routing at once and the request goes to another one: nothing was sent, so nothing runs
+twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from dockyard.emulator.context import RequestContext
+from dockyard.emulator.errors import ModelError, ModelStreamError, ServiceUnavailable, ValidationError
+from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError
+from dockyard.emulator.runtime.router import EndpointRoute, Instance, VariantRoute
+
+if TYPE_CHECKING:
+    from dockyard.emulator.sagemaker.reconciler import Reconciler
+
+INVOCATION_TIMEOUT = 60.0  # SageMaker's limit on a container's answer to /invocations
+READY_WAIT = 5.0  # how long a request waits for a healthy instance (one being replaced) before a 503
+ATTEMPTS = 3  # instances tried when connections are refused
+# Statuses in which an endpoint has a fleet serving traffic; in the others SageMaker's runtime answers
+# as for an endpoint that does not exist.
+SERVING = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
+# Input member -> the header the container receives (botocore's locationName for each).
+FORWARDED = (
+    ("ContentType", "Content-Type"),
+    ("Accept", "Accept"),
+    ("CustomAttributes", "X-Amzn-SageMaker-Custom-Attributes"),
+    ("TargetModel", "X-Amzn-SageMaker-Target-Model"),
+    ("InferenceId", "X-Amzn-SageMaker-Inference-Id"),
+    ("SessionId", "X-Amzn-SageMaker-Session-Id"),
+)
+# Container response header -> output member.
+RETURNED = (
+    ("x-amzn-sagemaker-custom-attributes", "CustomAttributes"),
+    ("x-amzn-sagemaker-new-session-id", "NewSessionId"),
+    ("x-amzn-sagemaker-closed-session-id", "ClosedSessionId"),
+)
+TIMEOUT_MESSAGE = (
+    "Your invocation timed out while waiting for a response from container primary. Review the latency "
+    "metrics for each container in Amazon CloudWatch, resolve the issue, and try again."
+)
+_RETRYABLE = (ConnectFailed, Disconnected)  # nothing reached the model: another instance may take it
+INVOCATIONS = "/invocations"
+
+EndpointStatus = Callable[[str, str, str], str | None]
+
+
+class Runtime:
+    def __init__(
+        self,
+        fleet: Reconciler,
+        endpoint_status: EndpointStatus,
+        *,
+        invocation_timeout: float = INVOCATION_TIMEOUT,
+        ready_wait: float = READY_WAIT,
+    ) -> None:
+        self.fleet = fleet
+        self.router = fleet.router
+        self.endpoint_status = endpoint_status
+        self.invocation_timeout = invocation_timeout
+        self.ready_wait = ready_wait
+        self._pool: Pool | None = None
+
+    @property
+    def pool(self) -> Pool:
+        # Made on first use, inside the event loop that serves requests.
+        if self._pool is None:
+            self._pool = Pool()
+        return self._pool
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    # ---- InvokeEndpoint --------------------------------------------------------------------------
+
+    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = str(params["EndpointName"])
+        route = self._route(ctx, name)
+        headers = _headers(params)
+        body: bytes = params.get("Body") or b""
+        for attempt in range(ATTEMPTS):
+            variant, instance = await self._choose(route, name, params.get("TargetVariant"))
+            instance.outstanding += 1
+            try:
+                async with asyncio.timeout(self.invocation_timeout):
+                    response = await self.pool.post(instance.origin, INVOCATIONS, headers, body)
+            except _RETRYABLE as exc:
+                self._unreachable(name, instance)
+                if attempt == ATTEMPTS - 1:
+                    raise _unreachable_error(name, exc) from None
+                route = self.router.get(name) or route
+                continue
+            except TimeoutError:
+                raise _model_error(ctx, name, None, TIMEOUT_MESSAGE) from None
+            except Broken as exc:
+                raise _model_error(ctx, name, None, _broken(exc)) from None
+            finally:
+                instance.outstanding -= 1
+            if not 200 <= response.status < 300:
+                text = response.body.decode("utf-8", "replace")
+                raise _model_error(ctx, name, response.status, text)
+            return _output(response.headers, variant.name, {"Body": response.body})
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def invoke_stream(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
+        name = str(params["EndpointName"])
+        route = self._route(ctx, name)
+        headers = _headers(params)
+        body: bytes = params.get("Body") or b""
+        for attempt in range(ATTEMPTS):
+            variant, instance = await self._choose(route, name, params.get("TargetVariant"))
+            instance.outstanding += 1
+            try:
+                async with asyncio.timeout(self.invocation_timeout):
+                    response, chunks = await self.pool.stream(instance.origin, INVOCATIONS, headers, body)
+            except _RETRYABLE as exc:
+                instance.outstanding -= 1
+                self._unreachable(name, instance)
+                if attempt == ATTEMPTS - 1:
+                    raise _unreachable_error(name, exc) from None
+                route = self.router.get(name) or route
+                continue
+            except TimeoutError:
+                instance.outstanding -= 1
+                raise _model_error(ctx, name, None, TIMEOUT_MESSAGE) from None
+            except Broken as exc:
+                instance.outstanding -= 1
+                raise _model_error(ctx, name, None, _broken(exc)) from None
+            if not 200 <= response.status < 300:
+                try:
+                    text = b"".join([chunk async for chunk in chunks]).decode("utf-8", "replace")
+                except RelayError:
+                    text = ""
+                finally:
+                    instance.outstanding -= 1
+                raise _model_error(ctx, name, response.status, text)
+            head = _output(response.headers, variant.name, {})
+            return head, self._relay(chunks, instance)
+        raise AssertionError("unreachable")
+
+    async def _relay(self, chunks: AsyncGenerator[bytes, None], instance: Instance) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.invocation_timeout):
+                        chunk = await anext(chunks, None)
+                except TimeoutError:
+                    raise ModelStreamError(
+                        "The model did not send the next part of its response in time.",
+                        ErrorCode="ModelInvocationTimeExceeded",
+                    ) from None
+                except RelayError as exc:
+                    raise ModelStreamError(
+                        f"The model's response stream broke: {exc}", ErrorCode="StreamBroken"
+                    ) from None
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            await chunks.aclose()
+            instance.outstanding -= 1
+
+    # ---- choosing ----------------------------------------------------------------------------------
+
+    def _route(self, ctx: RequestContext, name: str) -> EndpointRoute | None:
+        status = self.endpoint_status(ctx.account, ctx.region, name)
+        if status not in SERVING:
+            raise ValidationError(f"Endpoint {name} of account {ctx.account} not found.")
+        return self.router.get(name)
+
+    async def _choose(
+        self, route: EndpointRoute | None, name: str, target: str | None
+    ) -> tuple[VariantRoute, Instance]:
+        chosen = _pick(route, name, target)
+        if chosen is not None:
+            return chosen
+        # No healthy instance right now (one being replaced, the emulator re-adopting its fleet).
+        deadline = time.monotonic() + self.ready_wait
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            chosen = _pick(self.router.get(name) or route, name, target)
+            if chosen is not None:
+                return chosen
+        which = f"variant {target} of endpoint {name}" if target else f"endpoint {name}"
+        raise ServiceUnavailable(f"No healthy instance of {which} is available. Please try again.")
+
+    def _unreachable(self, name: str, instance: Instance) -> None:
+        instance.healthy = False  # out of routing now; the fleet replaces it
+        self.fleet.report_unhealthy(name, instance.instance_id)
+
+
+def _pick(route: EndpointRoute | None, name: str, target: str | None) -> tuple[VariantRoute, Instance] | None:
+    if route is None:
+        return None
+    if target:
+        variant = route.variant(target)
+        if variant is None:
+            raise ValidationError(f"Variant {target} was not found for endpoint {name}.")
+    else:
+        variant = route.choose_variant()
+        if variant is None:
+            return None
+    instance = variant.pick()
+    return None if instance is None else (variant, instance)
+
+
+def _headers(params: dict[str, Any]) -> dict[str, str]:
+    headers = {header: str(params[member]) for member, header in FORWARDED if params.get(member) is not None}
+    for header, value in headers.items():
+        if not value.isascii() or "\r" in value or "\n" in value:
+            raise ValidationError(f"The value of {header} must be printable ASCII without line breaks.")
+    return headers
+
+
+def _output(headers: dict[str, str], variant: str, output: dict[str, Any]) -> dict[str, Any]:
+    content_type = headers.get("content-type")
+    if content_type is not None:
+        output["ContentType"] = content_type
+    output["InvokedProductionVariant"] = variant
+    for header, member in RETURNED:
+        value = headers.get(header)
+        if value is not None:
+            output[member] = value
+    return output
+
+
+def _broken(exc: Exception) -> str:
+    return f"The connection to the container broke before it answered: {exc}."
+
+
+def _unreachable_error(name: str, exc: Exception) -> ServiceUnavailable:
+    return ServiceUnavailable(f"No instance of endpoint {name} could be reached ({exc}). Please try again.")
+
+
+def log_group(name: str) -> str:
+    return f"/aws/sagemaker/Endpoints/{name}"
+
+
+def _model_error(ctx: RequestContext, name: str, status: int | None, message: str) -> ModelError:
+    """SageMaker's ModelError for a container's answer (``status`` None: no answer in time)."""
+    code = 0 if status is None else status
+    kind = "client" if 400 <= code < 500 else "server"
+    console = (
+        f"https://{ctx.region}.console.aws.amazon.com/cloudwatch/home?region={ctx.region}"
+        f"#logEventViewer:group={log_group(name)}"
+    )
+    fields: dict[str, Any] = {
+        "OriginalMessage": message,
+        "LogStreamArn": f"arn:aws:logs:{ctx.region}:{ctx.account}:log-group:{log_group(name)}",
+    }
+    if status is not None:
+        fields["OriginalStatusCode"] = status
+    return ModelError(
+        f'Received {kind} error ({code}) from primary with message "{message}". See {console} '
+        f"in account {ctx.account} for more information.",
+        **fields,
+    )

@@ -1,0 +1,321 @@
+"""The containers of the fleet: started, found again, health-checked and removed, with their logs.
+
+Every container carries labels that say whose it is (this state directory's emulator), which endpoint,
+variant and variant spec (a digest) it serves, so that a later emulator process can adopt it instead
+of restarting it, and so that nothing it started can be left behind unnoticed. Its output is appended
+to ``<state>/logs/<endpoint>/<variant>/<container>.log`` (what ``dockyard logs`` reads). Failures
+are reported as :class:`StartFailure` with SageMaker's FailureReason wording and the last log lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from dockyard.build.engine import docker_errors
+from dockyard.build.local_run import LABEL_ROLE, LocalContainer, RunSpec, inspect_image
+from dockyard.emulator.runtime.router import Instance
+from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantSpec
+from dockyard.errors import DockyardError
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+ROLE = "emulator"
+LABEL_EMULATOR = "dockyard.emulator"  # which emulator (state directory) started it
+LABEL_ACCOUNT = "dockyard.account"
+LABEL_REGION = "dockyard.region"
+LABEL_ENDPOINT = "dockyard.endpoint"
+LABEL_VARIANT = "dockyard.variant"
+LABEL_SPEC = "dockyard.spec"  # digest of the variant's fleet-defining fields
+LABEL_INSTANCE = "dockyard.instance"
+LOG_TAIL = 40  # read, then reduced to what fits in FailureReason
+POLL = 0.25
+MAX_REASON = 1024  # DescribeEndpoint's FailureReason limit
+
+
+class StartFailure(Exception):
+    """An instance could not be brought up; ``reason`` is the endpoint's FailureReason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Cancelled(Exception):
+    """The work was superseded (a newer deployment, a removal, the emulator closing)."""
+
+
+def variant_digest(endpoint_name: str, variant: VariantSpec) -> str:
+    """What makes a variant's containers interchangeable: everything but its weight and count."""
+    fields = dataclasses.asdict(variant)
+    fields.pop("weight")
+    fields.pop("instance_count")
+    text = json.dumps([endpoint_name, fields], sort_keys=True, default=dict)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def readable_tail(tail: str) -> str:
+    """A log tail as a person reads it: JSON log records (dockyard's server writes them) reduced to their
+    message; and when some lines are warnings or errors, only those, since the info lines around a failed
+    start (worker shutdown chatter) say nothing about its cause."""
+    lines: list[tuple[str, str]] = []
+    for line in tail.splitlines():
+        level, text = "", line
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if isinstance(record, dict) and "message" in record:
+                level, text = str(record.get("level", "")).lower(), str(record["message"])
+        lines.append((level, text))
+    serious = [text for level, text in lines if level in ("warning", "error", "critical")]
+    return "\n".join(serious or [text for _, text in lines])
+
+
+def with_log_tail(reason: str, tail: str) -> str:
+    """``reason`` and as much of the container's last log lines as FailureReason has room for."""
+    tail = readable_tail(tail)
+    if not tail:
+        return reason[:MAX_REASON]
+    room = MAX_REASON - len(reason) - len(" Last log lines: ")
+    if room <= 0:
+        return reason[:MAX_REASON]
+    return f"{reason} Last log lines: {tail[-room:]}"
+
+
+@dataclass(eq=False)
+class FleetInstance:
+    """One container of a variant and its entry in the routing table."""
+
+    box: LocalContainer
+    route: Instance
+    variant: str
+    digest: str
+    failures: int = 0  # consecutive failed health checks
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def name(self) -> str:
+        return self.box.name
+
+
+class Containers:
+    """Docker work for the fleet of one emulator (one state directory)."""
+
+    def __init__(
+        self, client_factory: Callable[[], DockerClient], state_dir: Path, prefix: str, emulator_id: str
+    ) -> None:
+        self._client_factory = client_factory
+        self._client: DockerClient | None = None
+        self._client_lock = threading.Lock()
+        self.logs = state_dir / "logs"
+        self.prefix = prefix
+        self.emulator_id = emulator_id
+        self.closed = threading.Event()  # stops the log pumps
+
+    @property
+    def client(self) -> DockerClient:
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._client_factory()
+            return self._client
+
+    # ---- starting --------------------------------------------------------------------------------
+
+    def ensure_image(self, variant: VariantSpec) -> None:
+        """The variant's image is here, or is pulled; else SageMaker's missing-image reason."""
+        image = variant.container.image
+        try:
+            inspect_image(self.client, image)
+            return
+        except DockyardError:
+            pass
+        try:
+            with docker_errors(f"pulling {image}"):
+                self.client.images.pull(image)
+        except DockyardError as exc:
+            raise StartFailure(
+                "Please make sure all images included in the model for the production variant "
+                f"{variant.name} exist, and that the execution role used to create the model has "
+                f"permissions to access them. (The image {image} is not in the local Docker engine and "
+                f"could not be pulled: {exc.message})"
+            ) from None
+
+    def start(
+        self, spec: DeploymentSpec, variant: VariantSpec, model_dir: Path | None, digest: str
+    ) -> FleetInstance:
+        name = f"{self.prefix}{spec.endpoint_name}-{variant.name}-{secrets.token_hex(3)}"
+        run = self._run_spec(spec, variant, model_dir, digest, name)
+        box = LocalContainer(run, self.client)
+        try:
+            box.start()
+        except DockyardError as exc:
+            box.close()
+            raise StartFailure(_cannot_start(variant, exc.message)) from None
+        # A container that exited at once has no published port; its health check reports the exit.
+        url = box.url if box.ports else "http://127.0.0.1:0"
+        instance = FleetInstance(box, Instance(name, url, healthy=False), variant.name, digest)
+        self._pump_logs(spec.endpoint_name, instance, since=None)
+        return instance
+
+    def adopt(
+        self, spec: DeploymentSpec, variant: VariantSpec, model_dir: Path | None, digest: str, name: str
+    ) -> FleetInstance:
+        box = LocalContainer.adopt(self._run_spec(spec, variant, model_dir, digest, name), self.client)
+        instance = FleetInstance(box, Instance(name, box.url, healthy=False), variant.name, digest)
+        log = self._log_path(spec.endpoint_name, instance)
+        self._pump_logs(spec.endpoint_name, instance, since=log.stat().st_mtime if log.exists() else None)
+        return instance
+
+    def _run_spec(
+        self, spec: DeploymentSpec, variant: VariantSpec, model_dir: Path | None, digest: str, name: str
+    ) -> RunSpec:
+        labels = {
+            LABEL_ROLE: ROLE,
+            LABEL_EMULATOR: self.emulator_id,
+            LABEL_ACCOUNT: spec.account,
+            LABEL_REGION: spec.region,
+            LABEL_ENDPOINT: spec.endpoint_name,
+            LABEL_VARIANT: variant.name,
+            LABEL_SPEC: digest,
+            LABEL_INSTANCE: name,
+        }
+        return RunSpec(
+            image=variant.container.image,
+            model=model_dir,
+            environment=dict(variant.container.environment),
+            instance_type=variant.instance_type,
+            name=name,
+            labels=labels,
+        )
+
+    def wait_healthy(
+        self, instance: FleetInstance, variant: VariantSpec, cancelled: Callable[[], bool]
+    ) -> None:
+        """Poll /ping until 200 within the variant's startup window, as SageMaker does."""
+        box = instance.box
+        deadline = time.monotonic() + variant.startup_timeout
+        while True:
+            if cancelled():
+                raise Cancelled
+            try:
+                status, code = box.state()
+            except DockyardError as exc:
+                raise StartFailure(_cannot_start(variant, exc.message)) from None
+            if status != "running":
+                detail = f"The container exited with code {code} during startup."
+                raise StartFailure(with_log_tail(_cannot_start(variant, detail), self.tail(instance)))
+            if self.ping(instance):
+                instance.route.healthy = True
+                return
+            if time.monotonic() >= deadline:
+                reason = (
+                    f"The primary container for production variant {variant.name} did not pass the ping "
+                    "health check. Please check CloudWatch logs for this endpoint."
+                )
+                raise StartFailure(with_log_tail(reason, self.tail(instance)))
+            time.sleep(POLL)
+
+    # ---- watching --------------------------------------------------------------------------------
+
+    @staticmethod
+    def ping(instance: FleetInstance) -> bool:
+        try:
+            return instance.box.ping().status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @staticmethod
+    def running(instance: FleetInstance) -> bool:
+        try:
+            return instance.box.state()[0] == "running"
+        except DockyardError:
+            return False
+
+    @staticmethod
+    def tail(instance: FleetInstance) -> str:
+        try:
+            return instance.box.logs(LOG_TAIL)
+        except DockyardError:
+            return ""
+
+    # ---- finding and removing ----------------------------------------------------------------------
+
+    def labelled(self, endpoint_name: str | None = None) -> list[dict[str, Any]]:
+        """``{"name", "status", "labels"}`` of this emulator's containers (of one endpoint)."""
+        filters = [f"{LABEL_EMULATOR}={self.emulator_id}"]
+        if endpoint_name is not None:
+            filters.append(f"{LABEL_ENDPOINT}={endpoint_name}")
+        with docker_errors("listing the emulator's containers"):
+            # The plain list (one call): the SDK's Container objects inspect each one, which races with
+            # containers being removed meanwhile.
+            found: list[dict[str, Any]] = self.client.api.containers(all=True, filters={"label": filters})
+        return [
+            {"name": str(c["Names"][0]).lstrip("/"), "status": c["State"], "labels": c.get("Labels") or {}}
+            for c in found
+        ]
+
+    def remove(self, instance: FleetInstance, grace: float) -> None:
+        instance.route.healthy = False
+        try:
+            if self.running(instance):
+                instance.box.stop(grace)
+        except DockyardError:
+            pass  # it is being removed with force next
+        finally:
+            instance.box.close()
+
+    def remove_named(self, name: str) -> None:
+        with contextlib.suppress(DockyardError), docker_errors(f"removing {name}"):
+            self.client.containers.get(name).remove(force=True)  # gone already: fine
+
+    # ---- logs ------------------------------------------------------------------------------------
+
+    def _log_path(self, endpoint_name: str, instance: FleetInstance) -> Path:
+        return self.logs / endpoint_name / instance.variant / f"{instance.name}.log"
+
+    def log_files(self, endpoint_name: str) -> list[Path]:
+        return sorted((self.logs / endpoint_name).glob("*/*.log"))
+
+    def _pump_logs(self, endpoint_name: str, instance: FleetInstance, since: float | None) -> None:
+        path = self._log_path(endpoint_name, instance)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(DockyardError):  # already gone: its health check will say so
+            instance.box.stream_logs(_LogWriter(path, self.closed), since=since)
+
+
+class _LogWriter:
+    """Appends a container's output to its log file: one descriptor for the container's life (a busy
+    container writes an access-log line per request), closed when the pump lets go of the writer."""
+
+    def __init__(self, path: Path, closed: threading.Event) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.closed = closed
+        weakref.finalize(self, os.close, self.fd)
+
+    def __call__(self, chunk: bytes) -> None:
+        if self.closed.is_set():
+            raise Cancelled  # ends the pump: a later emulator process copies from here on
+        os.write(self.fd, chunk)
+
+
+def _cannot_start(variant: VariantSpec, detail: str) -> str:
+    return (
+        f"CannotStartContainerError. Please ensure the model container for variant {variant.name} starts "
+        f"correctly when invoked with 'docker run <image> serve'. {detail}"
+    )

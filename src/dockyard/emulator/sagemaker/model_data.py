@@ -1,0 +1,196 @@
+"""Model data for the fleet: fetched once, unpacked once per content digest, mounted read-only.
+
+A model's data is ``ModelDataUrl`` (one ``model.tar.gz``) or ``ModelDataSource.S3DataSource`` (an
+uncompressed prefix, or one archive). ``s3://`` is read with boto3 through the configured S3 endpoint;
+``file://`` is read from this machine (a documented deviation of the local target, as SageMaker's own
+local mode allows). Archives are unpacked with :func:`dockyard.build.archive.unpack` (which refuses
+unsafe archives) into ``<state>/models/<sha256>/``: the same bytes are unpacked once, whatever their URL,
+and the directory survives emulator restarts so that adopted containers keep their mount.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+from dockyard.build.archive import unpack
+from dockyard.emulator.sagemaker.deployment import ContainerSpec
+from dockyard.errors import DockyardError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+CONTAINER_NAME = "container_1"  # how SageMaker names a model's first container in its messages
+_CHUNK = 1 << 20
+
+
+class ModelDataError(Exception):
+    """The model data could not be fetched or unpacked; ``reason`` is SageMaker's FailureReason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def download_failed(url: str, detail: str) -> ModelDataError:
+    return ModelDataError(
+        f'Failed to download model data for container "{CONTAINER_NAME}" from URL: "{url}". '
+        "Please ensure that there is an object located at the URL and that the role passed to "
+        f"CreateModel has permissions to download the object. ({detail})"
+    )
+
+
+def extract_failed(url: str, detail: str) -> ModelDataError:
+    return ModelDataError(
+        f'Failed to extract model data archive for container "{CONTAINER_NAME}" from URL "{url}". '
+        f"Please ensure that the object located at the URL is a valid tar.gz archive. ({detail})"
+    )
+
+
+class ModelData:
+    """Turns a :class:`ContainerSpec`'s model data into a local directory (thread-safe)."""
+
+    def __init__(self, state_dir: Path, s3_endpoint_url: str | None = None) -> None:
+        self.models = state_dir / "models"
+        self.downloads = state_dir / "downloads"
+        self.s3_endpoint_url = s3_endpoint_url
+        self._lock = threading.Lock()  # one unpack into models/ at a time
+
+    def prepare(self, container: ContainerSpec, region: str) -> Path | None:
+        """The unpacked model directory for ``container``; None when it has no model data."""
+        if container.model_data_url:
+            return self._archive(container.model_data_url, region)
+        if container.model_data_prefix:
+            if container.model_data_compressed:
+                return self._archive(container.model_data_prefix, region)
+            return self._prefix(container.model_data_prefix, region)
+        return None
+
+    # ---- one model.tar.gz ----------------------------------------------------------------------
+
+    def _archive(self, url: str, region: str) -> Path:
+        self.downloads.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.downloads) as tmp:
+            archive = Path(tmp) / "model.tar.gz"
+            digest = self._fetch(url, archive, region)
+            target = self.models / digest
+            with self._lock:
+                if target.is_dir():
+                    return target
+                self.models.mkdir(parents=True, exist_ok=True)
+                try:
+                    unpack(archive, target)
+                except DockyardError as exc:
+                    raise extract_failed(url, exc.message) from None
+            return target
+
+    def _fetch(self, url: str, destination: Path, region: str) -> str:
+        """Copy the object at ``url`` to ``destination``; its sha256."""
+        parsed = urlparse(url)
+        digest = hashlib.sha256()
+        with destination.open("wb") as out:
+            if parsed.scheme == "file":
+                source = Path(unquote(parsed.path))
+                if not source.is_file():
+                    raise download_failed(url, f"{source} is not a file on this machine")
+                with source.open("rb") as handle:
+                    while chunk := handle.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+            elif parsed.scheme == "s3":
+                body = self._s3_object(url, parsed.netloc, parsed.path.lstrip("/"), region)
+                for chunk in body.iter_chunks(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+            else:
+                raise download_failed(url, "the local target reads s3:// and file:// URLs only")
+        return digest.hexdigest()
+
+    # ---- an uncompressed prefix ----------------------------------------------------------------
+
+    def _prefix(self, url: str, region: str) -> Path:
+        parsed = urlparse(url)
+        self.downloads.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.downloads) as tmp:
+            tree = Path(tmp) / "model"
+            if parsed.scheme == "file":
+                source = Path(unquote(parsed.path))
+                if not source.is_dir():
+                    raise download_failed(url, f"{source} is not a directory on this machine")
+                shutil.copytree(source, tree, symlinks=False)
+            elif parsed.scheme == "s3":
+                self._copy_prefix(url, parsed.netloc, parsed.path.lstrip("/"), tree, region)
+            else:
+                raise download_failed(url, "the local target reads s3:// and file:// URLs only")
+            target = self.models / _tree_digest(tree)
+            with self._lock:
+                if not target.is_dir():
+                    self.models.mkdir(parents=True, exist_ok=True)
+                    tree.rename(target)
+            return target
+
+    def _copy_prefix(self, url: str, bucket: str, prefix: str, tree: Path, region: str) -> None:
+        client = self._s3(region)
+        keys: list[str] = []
+        try:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                keys.extend(item["Key"] for item in page.get("Contents", []) if not item["Key"].endswith("/"))
+        except Exception as exc:  # botocore's errors: the service's own sentence is the detail
+            raise download_failed(url, _detail(exc)) from None
+        if not keys:
+            raise download_failed(url, "no object has this prefix")
+        base = prefix if prefix.endswith("/") or not prefix else f"{prefix}/"
+        for key in keys:
+            relative = key[len(base) :] if key.startswith(base) else Path(key).name
+            path = (tree / relative).resolve()
+            if not path.is_relative_to(tree.resolve()):
+                raise download_failed(url, f"the key {key} would be written outside /opt/ml/model")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            body = self._s3_object(url, bucket, key, region)
+            with path.open("wb") as out:
+                for chunk in body.iter_chunks(_CHUNK):
+                    out.write(chunk)
+
+    # ---- S3 ------------------------------------------------------------------------------------
+
+    def _s3(self, region: str) -> S3Client:
+        import boto3
+
+        session = boto3.session.Session()
+        options: dict[str, Any] = {"region_name": region}
+        if self.s3_endpoint_url:
+            options["endpoint_url"] = self.s3_endpoint_url
+            if session.get_credentials() is None:  # a local S3 stand-in takes any credentials
+                options.update(aws_access_key_id="dockyard", aws_secret_access_key="dockyard")
+        return session.client("s3", **options)
+
+    def _s3_object(self, url: str, bucket: str, key: str, region: str) -> Any:
+        try:
+            return self._s3(region).get_object(Bucket=bucket, Key=key)["Body"]
+        except Exception as exc:  # botocore's errors: the service's own sentence is the detail
+            raise download_failed(url, _detail(exc)) from None
+
+
+def _tree_digest(tree: Path) -> str:
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(tree):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            digest.update(str(path.relative_to(tree)).encode() + b"\0")
+            with path.open("rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _detail(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

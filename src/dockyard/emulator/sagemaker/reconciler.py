@@ -1,0 +1,392 @@
+"""The fleet: makes the containers of each endpoint match its deployment spec, and keeps them healthy.
+
+All Docker side effects of the emulator happen here (through :mod:`instances`), on worker threads, and
+every outcome is reported through :class:`FleetEvents`. One deployment step, whatever asked for it:
+
+1. per variant, keep the running instances whose variant digest is unchanged (an update of weights or
+   counts only is therefore done in place), adopt matching containers left by an earlier emulator
+   process, and start what is missing (model data unpacked once per digest, image pulled if absent);
+2. wait until every new instance passes /ping within its startup window; if one fails, remove what this
+   step started and report the failure: traffic stays where it was;
+3. swap the endpoint's route in one store (blue/green), then drain the instances no longer routed to
+   (wait for their requests in flight) and stop them.
+
+A monitor thread pings every instance; one that died, or failed ``failure_threshold`` pings in a row,
+leaves routing at once and is replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockyard.build.engine import connect
+from dockyard.emulator.runtime.router import EndpointRoute, Router, VariantRoute
+from dockyard.emulator.sagemaker.deployment import (
+    DeploymentSpec,
+    FleetEvents,
+    InstanceView,
+    VariantSpec,
+    VariantView,
+)
+from dockyard.emulator.sagemaker.instances import (
+    LABEL_SPEC,
+    LABEL_VARIANT,
+    Cancelled,
+    Containers,
+    FleetInstance,
+    StartFailure,
+    variant_digest,
+)
+from dockyard.emulator.sagemaker.model_data import ModelData, ModelDataError
+from dockyard.errors import DockyardError
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+log = logging.getLogger("dockyard.emulator.fleet")
+
+STOP_GRACE = 30.0  # SageMaker: SIGTERM, then SIGKILL 30 s later
+DRAIN_TIMEOUT = 70.0  # longer than any request may take (60 s)
+MONITOR_INTERVAL = 1.0
+FAILURE_THRESHOLD = 3
+
+
+@dataclass
+class _Fleet:
+    """What runs for an endpoint now."""
+
+    spec: DeploymentSpec
+    instances: dict[str, list[FleetInstance]] = field(default_factory=dict)  # variant -> instances
+    updating: bool = False
+
+    def all(self) -> list[FleetInstance]:
+        return [instance for group in self.instances.values() for instance in group]
+
+
+class Reconciler:
+    """Implements :class:`~dockyard.emulator.sagemaker.deployment.Fleet`."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        s3_endpoint_url: str | None = None,
+        client_factory: Callable[[], DockerClient] = connect,
+        container_prefix: str = "dockyard-ep-",
+        monitor_interval: float = MONITOR_INTERVAL,
+        failure_threshold: int = FAILURE_THRESHOLD,
+        stop_grace: float = STOP_GRACE,
+        drain_timeout: float = DRAIN_TIMEOUT,
+    ) -> None:
+        self.state_dir = state_dir
+        self.router = Router()
+        self.model_data = ModelData(state_dir, s3_endpoint_url)
+        emulator_id = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+        self.containers = Containers(client_factory, state_dir, container_prefix, emulator_id)
+        self.monitor_interval = monitor_interval
+        self.failure_threshold = failure_threshold
+        self.stop_grace = stop_grace
+        self.drain_timeout = drain_timeout
+        self._events: FleetEvents | None = None
+        self._fleets: dict[str, _Fleet] = {}
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._generation: defaultdict[str, int] = defaultdict(int)
+        self._workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet")
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._suspects: set[str] = set()
+        self._replacing: set[str] = set()
+        self._monitor: threading.Thread | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    def bind(self, events: FleetEvents) -> None:
+        self._events = events
+
+    def start(self) -> None:
+        if self._events is None:
+            raise RuntimeError("bind() the fleet's events before start()")
+        self._monitor = threading.Thread(target=self._watch, name="fleet-monitor", daemon=True)
+        self._monitor.start()
+
+    def close(self) -> None:
+        """Stop background work; the containers keep running for the next emulator process."""
+        self._stopping.set()
+        self._wake.set()
+        self.containers.closed.set()
+        if self._monitor is not None:
+            self._monitor.join(timeout=15)  # first: it submits replacements to the workers
+        self._workers.shutdown(wait=True, cancel_futures=True)
+        for fleet in self._fleets.values():
+            for instance in fleet.all():
+                instance.box.stop_logs()
+
+    def stop_all(self) -> None:
+        """Stop and remove every container this emulator (state directory) started."""
+        for name in list(self._generation):
+            self._generation[name] += 1
+        self._fleets.clear()
+        for name in self.router.names():
+            self.router.drop(name)
+        found = self.containers.labelled()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda item: self.containers.remove_named(item["name"]), found))
+
+    def log_files(self, endpoint_name: str) -> list[Path]:
+        return self.containers.log_files(endpoint_name)
+
+    # ---- Fleet -------------------------------------------------------------------------------------
+
+    def deploy(self, spec: DeploymentSpec) -> None:
+        generation = self._bump(spec.endpoint_name)
+        self._workers.submit(self._guarded, self._deploy, spec.endpoint_name, spec, generation)
+
+    def remove(self, endpoint_name: str) -> None:
+        generation = self._bump(endpoint_name)
+        self._workers.submit(self._guarded, self._remove, endpoint_name, None, generation)
+
+    def view(self, endpoint_name: str) -> tuple[VariantView, ...]:
+        fleet = self._fleets.get(endpoint_name)
+        if fleet is None:
+            return ()
+        views = []
+        for variant in fleet.spec.variants:
+            instances = fleet.instances.get(variant.name, [])
+            views.append(
+                VariantView(
+                    name=variant.name,
+                    current_weight=variant.weight,
+                    current_instance_count=sum(1 for i in instances if i.route.healthy),
+                    desired_instance_count=variant.instance_count,
+                    image=variant.container.image,
+                    resolved_image=instances[0].box.image.id if instances else "",
+                    status="Updating" if fleet.updating else "",
+                    instances=tuple(InstanceView(i.name, i.route.url, i.route.healthy) for i in instances),
+                )
+            )
+        return tuple(views)
+
+    def report_unhealthy(self, endpoint_name: str, instance_id: str) -> None:
+        """The runtime could not reach ``instance_id``: check it now (called from the event loop)."""
+        self._suspects.add(instance_id)
+        self._wake.set()
+
+    # ---- deployment --------------------------------------------------------------------------------
+
+    def _bump(self, endpoint_name: str) -> int:
+        self._generation[endpoint_name] += 1
+        return self._generation[endpoint_name]
+
+    def _guarded(
+        self,
+        work: Callable[[str, DeploymentSpec | None], None],
+        name: str,
+        spec: DeploymentSpec | None,
+        generation: int,
+    ) -> None:
+        with self._locks[name]:
+            if self._generation[name] != generation or self._stopping.is_set():
+                return  # superseded while queued
+            try:
+                work(name, spec)
+            except Cancelled:
+                log.info("work on endpoint %s was superseded", name)
+            except Exception:
+                log.exception("fleet work on endpoint %s failed", name)
+
+    def _cancelled(self, name: str, generation: int) -> Callable[[], bool]:
+        return lambda: self._generation[name] != generation or self._stopping.is_set()
+
+    def _deploy(self, name: str, spec: DeploymentSpec | None) -> None:
+        assert spec is not None
+        assert self._events is not None
+        cancelled = self._cancelled(name, self._generation[name])
+        current = self._fleets.get(name)
+        if current is not None:
+            current.updating = True
+        leftovers = self.containers.labelled(name) if current is None else []
+        kept: dict[str, list[FleetInstance]] = {}
+        started: list[tuple[FleetInstance, VariantSpec]] = []
+        try:
+            available = current.all() if current is not None else []
+            for variant in spec.variants:
+                digest = variant_digest(name, variant)
+                same = [i for i in available if i.digest == digest][: variant.instance_count]
+                for instance in same:
+                    available.remove(instance)
+                group = list(same)
+                missing = variant.instance_count - len(group)
+                if missing > 0:
+                    model_dir = self.model_data.prepare(variant.container, spec.region)
+                    self.containers.ensure_image(variant)
+                    adoptable = [
+                        item["name"]
+                        for item in leftovers
+                        if item["status"] == "running"
+                        and item["labels"].get(LABEL_VARIANT) == variant.name
+                        and item["labels"].get(LABEL_SPEC) == digest
+                    ][:missing]
+                    for container_name in adoptable:
+                        leftovers = [item for item in leftovers if item["name"] != container_name]
+                        adopted = self.containers.adopt(spec, variant, model_dir, digest, container_name)
+                        started.append((adopted, variant))
+                        group.append(adopted)
+                    for _ in range(variant.instance_count - len(group)):
+                        instance = self.containers.start(spec, variant, model_dir, digest)
+                        started.append((instance, variant))
+                        group.append(instance)
+                kept[variant.name] = group
+            self._wait_all(started, cancelled)
+        except Exception as exc:  # whatever went wrong, nothing half-made may stay behind
+            self._discard([instance for instance, _ in started])
+            if current is not None:
+                current.updating = False
+            else:
+                self._discard_names([item["name"] for item in leftovers])
+            if isinstance(exc, Cancelled):
+                raise
+            self._events.deployment_failed(spec, _reason(exc))
+            return
+        # Blue/green: one store moves all traffic to the new fleet.
+        self.router.set(_route(spec, kept))
+        self._fleets[name] = _Fleet(spec, kept, updating=current is not None)
+        retired = [i for i in (current.all() if current is not None else []) if i not in _flat(kept)]
+        self._drain(retired)
+        self._discard(retired)
+        self._discard_names([item["name"] for item in leftovers])
+        self._fleets[name].updating = False
+        self._events.deployment_succeeded(spec)
+
+    def _wait_all(
+        self, started: list[tuple[FleetInstance, VariantSpec]], cancelled: Callable[[], bool]
+    ) -> None:
+        if not started:
+            return
+        failed = threading.Event()
+
+        def wait(item: tuple[FleetInstance, VariantSpec]) -> None:
+            self.containers.wait_healthy(item[0], item[1], lambda: cancelled() or failed.is_set())
+
+        with ThreadPoolExecutor(max_workers=min(8, len(started))) as pool:
+            futures = [pool.submit(wait, item) for item in started]
+            errors: list[BaseException] = []
+            for future in futures:
+                error = future.exception()
+                if error is not None and not isinstance(error, Cancelled):
+                    failed.set()  # the others stop waiting
+                    errors.append(error)
+        if errors:
+            raise errors[0]
+        if cancelled():
+            raise Cancelled
+
+    def _drain(self, instances: list[FleetInstance]) -> None:
+        """Wait until no request is in flight on ``instances`` (no longer routed to)."""
+        deadline = time.monotonic() + self.drain_timeout
+        while any(i.route.outstanding > 0 for i in instances) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _discard(self, instances: list[FleetInstance]) -> None:
+        if not instances:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
+            list(pool.map(lambda i: self.containers.remove(i, self.stop_grace), instances))
+
+    def _discard_names(self, names: list[str]) -> None:
+        for container_name in names:
+            self.containers.remove_named(container_name)
+
+    def _remove(self, name: str, _spec: DeploymentSpec | None) -> None:
+        assert self._events is not None
+        self.router.drop(name)
+        fleet = self._fleets.pop(name, None)
+        instances = fleet.all() if fleet is not None else []
+        self._drain(instances)
+        self._discard(instances)
+        known = {i.name for i in instances}
+        self._discard_names(
+            [item["name"] for item in self.containers.labelled(name) if item["name"] not in known]
+        )
+        self._events.endpoint_removed(name)
+
+    # ---- self-healing ------------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.monitor_interval)
+            self._wake.clear()
+            for name, fleet in list(self._fleets.items()):
+                for instance in fleet.all():
+                    if self._stopping.is_set():
+                        return
+                    if instance.name in self._replacing:
+                        continue
+                    self._check(name, instance)
+
+    def _check(self, name: str, instance: FleetInstance) -> None:
+        suspect = instance.name in self._suspects
+        self._suspects.discard(instance.name)
+        if self.containers.ping(instance):
+            instance.failures = 0
+            instance.route.healthy = True
+            return
+        instance.failures += 1
+        dead = not self.containers.running(instance)
+        if (dead or suspect or instance.failures >= self.failure_threshold) and not self._stopping.is_set():
+            instance.route.healthy = False  # out of routing at once
+            self._replacing.add(instance.name)
+            self._workers.submit(self._replace, name, instance)
+
+    def _replace(self, name: str, failing: FleetInstance) -> None:
+        try:
+            with self._locks[name]:
+                fleet = self._fleets.get(name)
+                if fleet is None or failing not in fleet.all() or self._stopping.is_set():
+                    return
+                variant = next(v for v in fleet.spec.variants if v.name == failing.variant)
+                generation = self._generation[name]
+                model_dir = self.model_data.prepare(variant.container, fleet.spec.region)
+                fresh = self.containers.start(fleet.spec, variant, model_dir, failing.digest)
+                try:
+                    self.containers.wait_healthy(fresh, variant, self._cancelled(name, generation))
+                except (StartFailure, Cancelled):
+                    self.containers.remove(fresh, 0)
+                    raise
+                group = [fresh if i is failing else i for i in fleet.instances[variant.name]]
+                fleet.instances[variant.name] = group
+                self.router.set(_route(fleet.spec, fleet.instances))
+                self.containers.remove(failing, 1.0)
+        except (StartFailure, ModelDataError, Cancelled, DockyardError) as exc:
+            log.warning("replacing %s of endpoint %s failed: %s", failing.name, name, exc)
+        finally:
+            self._replacing.discard(failing.name)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, StartFailure | ModelDataError):
+        return exc.reason
+    if isinstance(exc, DockyardError):
+        return f"The local fleet could not start the endpoint: {exc.message}"
+    log.error("deployment failed unexpectedly", exc_info=exc)
+    return f"The local fleet failed unexpectedly: {type(exc).__name__}: {exc}"
+
+
+def _flat(instances: dict[str, list[FleetInstance]]) -> list[FleetInstance]:
+    return [instance for group in instances.values() for instance in group]
+
+
+def _route(spec: DeploymentSpec, instances: dict[str, list[FleetInstance]]) -> EndpointRoute:
+    variants = tuple(
+        VariantRoute(v.name, v.weight, tuple(i.route for i in instances.get(v.name, [])))
+        for v in spec.variants
+    )
+    return EndpointRoute(spec.endpoint_name, spec.account, spec.region, variants)
