@@ -83,8 +83,16 @@ class Worker:
     def _loaded(self, future: asyncio.Future[tuple[Pipeline, float]] | Future[Any]) -> None:
         try:
             pipeline, seconds = future.result()
-        except BaseException:
-            log.exception("worker %d could not load the model from %s", self.slot, self.settings.model_dir)
+        except BaseException as exc:
+            # The cause on the message line itself: a log tail (FailureReason, `dockyard run`) shows it
+            # even when the traceback is cut off.
+            log.exception(
+                "worker %d could not load the model from %s: %s: %s",
+                self.slot,
+                self.settings.model_dir,
+                type(exc).__name__,
+                exc,
+            )
             self.board.set_state(self.slot, SlotState.FAILED)
             self.exit_code = LOAD_FAILED
             self.server.should_exit = True
