@@ -16,7 +16,7 @@ import pytest
 
 HANDLERS = Path(__file__).parent / "serving" / "handlers"
 
-pytest_plugins = ["tests.docker_fixtures", "tests.aws_fixtures"]
+pytest_plugins = ["tests.docker_fixtures", "tests.aws_fixtures", "tests.emulator_fixtures"]
 
 
 def free_port() -> int:

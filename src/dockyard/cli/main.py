@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dockyard.cli import build, check, init, package, push, run
+from dockyard.cli import build, check, deploy, emulator, init, package, push, run
 from dockyard.cli.common import console, reports_errors
 
 app = typer.Typer(
@@ -30,11 +30,18 @@ def serve(ctx: typer.Context) -> None:
 
 @app.command()
 @reports_errors
-def demo() -> None:
-    """Train a small model, serve it, send a request and print the prediction."""
+def demo(
+    base_image: str | None = typer.Option(
+        None, "--base-image", envvar="DOCKYARD_DEMO_BASE_IMAGE", help="Base image (default python:3.11-slim)."
+    ),
+    network_mode: str | None = typer.Option(
+        None, "--network-mode", envvar="DOCKYARD_DEMO_NETWORK_MODE", help='Build network ("host" here).'
+    ),
+) -> None:
+    """Train a model, build its image, deploy it to the local SageMaker, invoke it, print the answer."""
     from dockyard.cli.demo import run_demo
 
-    run_demo(console)
+    run_demo(console, base_image=base_image, network_mode=network_mode)
 
 
 @app.callback()
@@ -50,5 +57,5 @@ def _root(
 
 # Each command group lives in its own module with a register(app); they import their heavy
 # dependencies inside the commands, so that `dockyard --help` stays fast.
-for _module in (init, package, build, run, check, push):
+for _module in (init, package, build, run, check, push, emulator, deploy):
     _module.register(app)

@@ -1,0 +1,106 @@
+"""``dockyard emulator up|down|status``: the local SageMaker that ``--target local`` talks to."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from dockyard.cli.common import console, err_console, reports_errors
+
+emulator_app = typer.Typer(
+    name="emulator",
+    help="The local SageMaker: SageMaker's API and runtime API on one port, endpoints as local containers.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(emulator_app)
+
+
+STATE_DIR_OPTION = typer.Option(
+    None,
+    "--state-dir",
+    help="Where the emulator keeps its database, model data and logs (default ~/.dockyard).",
+    show_default=False,
+)
+
+
+@emulator_app.command("up")
+@reports_errors
+def up(
+    port: int | None = typer.Option(
+        None, "--port", help="Port for both APIs (default 7474).", show_default=False
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    state_dir: Path | None = STATE_DIR_OPTION,
+    detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background and return."),
+) -> None:
+    """Start the emulator (in the foreground unless --detach). Endpoints from an earlier run come back."""
+    from dockyard.emulator.process import run_foreground, start_detached
+    from dockyard.emulator.settings import EmulatorSettings
+
+    overrides: dict[str, object] = {"host": host}
+    if port is not None:
+        overrides["port"] = port
+    if state_dir is not None:
+        overrides["state_dir"] = state_dir
+    settings = EmulatorSettings(**overrides)  # type: ignore[arg-type]
+    if detach:
+        running = start_detached(settings)
+        console.print(f"emulator running at {running.url} (pid {running.pid}, state {running.state_dir})")
+        console.print(
+            f"use it from boto3 with endpoint_url={running.url!r}; stop it with `dockyard emulator down`",
+            highlight=False,
+        )
+        return
+    err_console.print(f"emulator listening on {settings.url} (state {settings.state_dir}); Ctrl-C stops it")
+    run_foreground(settings)
+
+
+@emulator_app.command("down")
+@reports_errors
+def down(
+    state_dir: Path | None = STATE_DIR_OPTION,
+    stop_endpoints: bool = typer.Option(
+        False,
+        "--stop-endpoints",
+        help="Also stop every endpoint's containers (their records stay; `up` starts them again).",
+    ),
+) -> None:
+    """Stop the background emulator. Endpoint containers keep running unless --stop-endpoints."""
+    from dockyard.emulator.process import stop
+
+    stopped = stop(state_dir)
+    if stop_endpoints:
+        from dockyard.emulator.sagemaker.reconciler import Reconciler
+        from dockyard.emulator.settings import EmulatorSettings
+
+        settings = EmulatorSettings() if state_dir is None else EmulatorSettings(state_dir=state_dir)
+        Reconciler(settings.state_dir).stop_all()
+    if stopped is None:
+        console.print("no emulator was running")
+    else:
+        console.print(f"emulator stopped (pid {stopped.pid})")
+
+
+@emulator_app.command("status")
+@reports_errors
+def status_command(
+    state_dir: Path | None = STATE_DIR_OPTION,
+    output: str = typer.Option("table", "--output", "-o", help="table or json"),
+) -> None:
+    """Whether an emulator runs, and where. Exits 1 when none does."""
+    from dockyard.emulator.process import status
+
+    found = status(state_dir)
+    if output == "json":
+        console.print_json(json.dumps(found.as_dict() if found else {"running": False}))
+    elif found is None:
+        console.print("no emulator is running (start one with `dockyard emulator up --detach`)")
+    else:
+        console.print(f"emulator running at {found.url} (pid {found.pid}, state {found.state_dir})")
+    if found is None:
+        raise typer.Exit(1)

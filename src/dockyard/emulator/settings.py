@@ -1,0 +1,48 @@
+"""Where the emulator listens, keeps its state, and finds S3; from arguments, else environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.emulator.context import DEFAULT_ACCOUNT
+
+DEFAULT_PORT = 7474
+DEFAULT_HOST = "127.0.0.1"
+STATUS_PATH = "/_dockyard/status"  # what a running emulator answers about itself
+
+
+def default_state_dir() -> Path:
+    configured = os.environ.get("DOCKYARD_STATE_DIR")
+    return Path(configured).expanduser() if configured else Path.home() / ".dockyard"
+
+
+def _default_port() -> int:
+    return int(os.environ.get("DOCKYARD_EMULATOR_PORT") or DEFAULT_PORT)
+
+
+def _default_s3_endpoint() -> str | None:
+    # The standard boto3 variable for a per-service endpoint, or ours.
+    return os.environ.get("DOCKYARD_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3") or None
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    host: str = DEFAULT_HOST
+    port: int = field(default_factory=_default_port)
+    state_dir: Path = field(default_factory=default_state_dir)
+    # The account every resource belongs to (the region comes from each request's signature scope).
+    account: str = field(
+        default_factory=lambda: os.environ.get("DOCKYARD_EMULATOR_ACCOUNT") or DEFAULT_ACCOUNT
+    )
+    s3_endpoint_url: str | None = field(default_factory=_default_s3_endpoint)
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def database(self) -> Path:
+        return self.state_dir / "emulator.db"

@@ -1,0 +1,108 @@
+"""A real emulator process for tests, and boto3 clients pointed at it.
+
+- ``emulator``: ``python -m dockyard.emulator`` on a free 127.0.0.1 port with its own state directory,
+  S3 resolved through the session's moto server; restartable (the restart test needs the same state).
+  At the end of the session every container it started is removed.
+- ``sagemaker_client`` / ``runtime_client``: unmodified boto3 clients with ``endpoint_url`` = the emulator.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+from tests.aws_fixtures import FAKE_KEY, REGION, _free_port
+
+
+class EmulatorProcess:
+    def __init__(self, state_dir: Path, s3_endpoint_url: str) -> None:
+        self.state_dir = state_dir
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = state_dir.parent / "emulator-test.log"
+        self.env = {**os.environ, "DOCKYARD_S3_ENDPOINT_URL": s3_endpoint_url, "PYTHONUNBUFFERED": "1"}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "dockyard.emulator",
+            "--port",
+            str(self.port),
+            "--state-dir",
+            str(self.state_dir),
+        ]
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the emulator exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                answer = httpx.get(f"{self.url}/_dockyard/status", timeout=2).json()
+                if answer.get("ready"):
+                    return
+            except (httpx.TransportError, ValueError):
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"the emulator did not become ready within 60 s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=45)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def client(self, service: str, **config: Any) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=FAKE_KEY,
+            aws_secret_access_key=FAKE_KEY,
+            config=Config(retries={"max_attempts": 1}, **config),
+        )
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterator[EmulatorProcess]:
+    state_dir = tmp_path_factory.mktemp("emulator") / "state"
+    process = EmulatorProcess(state_dir, moto_server)
+    process.start()
+    yield process
+    process.stop()
+    from dockyard.emulator.sagemaker.reconciler import Reconciler
+
+    Reconciler(state_dir).stop_all()
+
+
+@pytest.fixture(scope="session")
+def sagemaker_client(emulator: EmulatorProcess) -> Any:
+    return emulator.client("sagemaker")
+
+
+@pytest.fixture(scope="session")
+def runtime_client(emulator: EmulatorProcess) -> Any:
+    return emulator.client("sagemaker-runtime", read_timeout=90)
