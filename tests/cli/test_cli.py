@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 DOCKYARD = [sys.executable, "-m", "dockyard.cli"]
 
 
@@ -53,11 +51,3 @@ def test_serve_with_a_missing_model_directory_fails_to_start(tmp_path: Path) -> 
     assert result.returncode == 1
     assert "absent" in result.stderr
     assert "did not load in every worker within the 2 s start-up window" in result.stderr
-
-
-@pytest.mark.slow
-def test_demo_trains_serves_and_prints_a_prediction() -> None:
-    result = _run("demo", timeout=180)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Prediction:" in result.stdout
-    assert "{'predictions': [" in result.stdout

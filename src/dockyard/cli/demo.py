@@ -1,99 +1,162 @@
-"""``dockyard demo``: the shortest path from a model to a prediction, on this machine.
+"""``dockyard demo``: model → project → image → local endpoint → prediction, on this machine.
 
-Today: train a small scikit-learn model, serve it with dockyard's inference server, send one
-request and print the answer. It grows into model → image → local endpoint as the pipeline does.
+It trains a small scikit-learn model, writes a dockyard project around it, builds the image, starts the
+local emulator when none runs, deploys the endpoint through the same boto3 calls as ``dockyard deploy``,
+invokes it, and prints the answer, the endpoint's description and the boto3 code that does the same. The
+endpoint keeps running afterwards (``dockyard endpoints delete dockyard-demo`` removes it).
 """
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import tempfile
-import time
+import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from rich.console import Console
+from rich.markup import escape
 
 from dockyard.errors import DockyardError
 
-READY_TIMEOUT = 60.0
+ENDPOINT = "dockyard-demo"
+SAMPLE = {"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}
 
 
 class DemoError(DockyardError):
     """The demo could not run to its end; the message says where it stopped."""
 
 
-def train_example_model(model_dir: Path) -> list[list[float]]:
-    """Fit a LogisticRegression on synthetic data, save it as model.joblib; return two sample rows."""
+@dataclass(frozen=True)
+class DemoResult:
+    endpoint_name: str
+    emulator_url: str
+    prediction: object
+    status: str
+
+
+def train_example_model(model_dir: Path) -> tuple[str, str]:
+    """Fit a LogisticRegression on the iris data bundled with scikit-learn and save it as model.joblib;
+    return the scikit-learn and joblib versions (the image must load the model with the same ones)."""
     try:
         import joblib
-        import numpy as np
+        import sklearn
+        from sklearn.datasets import load_iris
         from sklearn.linear_model import LogisticRegression
     except ImportError as exc:
         raise DemoError(
             f"the demo needs scikit-learn ({exc.name} is missing): pip install 'dockyard[flavors]'"
         ) from None
-    rng = np.random.default_rng(7)
-    features = rng.normal(size=(400, 4))
-    labels = (features @ np.array([1.5, -2.0, 0.5, 1.0]) > 0).astype(int)
-    model = LogisticRegression().fit(features, labels)
+    features, labels = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=500).fit(features, labels)
     model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, model_dir / "model.joblib")
-    return [[round(float(value), 3) for value in row] for row in features[:2]]
+    return sklearn.__version__, joblib.__version__
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def write_project(directory: Path, base_image: str | None, network_mode: str | None) -> Path:
+    """A sklearn-flavor project (what `dockyard init --flavor sklearn` writes), with the trained model."""
+    from dockyard.scaffold import init_project
+
+    init_project(directory, name=ENDPOINT, flavor="sklearn", force=True)
+    sklearn_version, joblib_version = train_example_model(directory / "model")
+    pins = f"scikit-learn=={sklearn_version}\njoblib=={joblib_version}\n"
+    (directory / "requirements.txt").write_text(pins)
+    (directory / "sample.json").write_text(json.dumps(SAMPLE) + "\n")
+    config = directory / "dockyard.toml"
+    text = config.read_text()
+    if base_image:
+        text = re.sub(r'(?m)^base_image = ".*"$', f"base_image = {json.dumps(base_image)}", text)
+    if network_mode:
+        text += f"\n[build]\nnetwork_mode = {json.dumps(network_mode)}\n"
+    config.write_text(text)
+    return directory
 
 
-def _wait_ready(url: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise DemoError(f"the server exited with status {server.returncode}; its log: {log_path}")
-        try:
-            if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise DemoError(
-        f"the server did not answer /ping with 200 within {READY_TIMEOUT:g} s; its log: {log_path}"
-    )
+def run_demo(
+    console: Console,
+    *,
+    workdir: Path | None = None,
+    base_image: str | None = None,
+    network_mode: str | None = None,
+) -> DemoResult:
+    from dockyard.build.builder import RichProgress
+    from dockyard.emulator.process import ensure_running
+    from dockyard.emulator.settings import default_state_dir
+    from dockyard.lifecycle.deploy import EndpointState, deploy
+    from dockyard.lifecycle.invoke import invoke
+    from dockyard.lifecycle.resources import describe_resource
 
+    project = workdir or default_state_dir() / "demo" / ENDPOINT
+    console.print(f"[bold]1.[/] Training a LogisticRegression on iris; project in {project}")
+    write_project(project, base_image, network_mode)
 
-def run_demo(console: Console) -> dict[str, object]:
-    workdir = Path(tempfile.mkdtemp(prefix="dockyard-demo-"))
-    model_dir = workdir / "model"
-    console.print(f"[bold]1.[/] Training a LogisticRegression → {model_dir / 'model.joblib'}")
-    rows = train_example_model(model_dir)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = workdir / "serve.log"
-    console.print(
-        f"[bold]2.[/] Starting the inference server on {url} (flavor detected from the model directory)"
-    )
-    command = [sys.executable, "-m", "dockyard.serving.cli", "--model-dir", str(model_dir)]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--metrics-port", "0"]
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    console.print("[bold]2.[/] Starting the local SageMaker (dockyard's emulator), unless one runs")
+    url = ensure_running()
+    console.print(f"    emulator at {url}")
+
+    console.print("[bold]3.[/] Building the image, registering the model, creating the endpoint")
+    last_line: list[str] = []
+
+    def on_status(state: EndpointState) -> None:
+        line = state.line()
+        if not last_line or last_line[-1] != line:
+            last_line.append(line)
+            console.print(f"    {escape(line)}", highlight=False)
+
+    def warn(message: str) -> None:
+        console.print(f"    [yellow]warning:[/] {escape(message)}", highlight=False)
+
+    with RichProgress(console) as progress:
+        deployment = deploy(
+            project,
+            endpoint_name=ENDPOINT,
+            target="local",
+            emulator_url=url,
+            smoke_test=False,
+            on_status=on_status,
+            build_progress=progress,
+            warn=warn,
+        )
+    console.print(f"    endpoint {deployment.endpoint_name}: {deployment.action}, {deployment.status}")
+
+    body = json.dumps(SAMPLE).encode()
+    console.print(f"[bold]4.[/] InvokeEndpoint {ENDPOINT} with {escape(body.decode())}", soft_wrap=True)
+    answer = invoke(ENDPOINT, body, content_type="application/json", target="local", emulator_url=url)
+    text = answer.body.decode("utf-8", "replace")
     try:
-        _wait_ready(url, server, log_path)
-        body = {"instances": rows}
-        console.print(f"[bold]3.[/] POST /invocations {body}")
-        response = httpx.post(f"{url}/invocations", json=body, timeout=30)
-        if response.status_code != 200:
-            raise DemoError(f"the server answered {response.status_code}: {response.text}")
-        prediction: dict[str, object] = response.json()
-        console.print(f"[bold green]Prediction:[/] {prediction}")
-        return prediction
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=35)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        prediction: object = json.loads(text)
+    except ValueError:
+        prediction = text
+    console.print(f"[bold green]Prediction:[/] {escape(text.strip())}  (variant {answer.invoked_variant})")
+
+    described = describe_resource("endpoints", ENDPOINT, target="local", emulator_url=url).description
+    console.print("[bold]5.[/] The endpoint, as DescribeEndpoint tells it:")
+    for variant in described.get("ProductionVariants", []):
+        images = ", ".join(image.get("SpecifiedImage", "") for image in variant.get("DeployedImages", []))
+        console.print(
+            f"    {described['EndpointName']} {described['EndpointStatus']} · {described['EndpointArn']}\n"
+            f"    variant {variant['VariantName']}: {variant.get('CurrentInstanceCount')} instance(s), "
+            f"weight {variant.get('CurrentWeight')}, image {images}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print("[bold]6.[/] The same call from your own code (any boto3; for AWS drop endpoint_url):")
+    console.print(boto3_snippet(url, body.decode()), highlight=False, markup=False, soft_wrap=True)
+    console.print(
+        f"Done. The endpoint keeps running; remove it with `dockyard endpoints delete {ENDPOINT}` and stop "
+        "the emulator with `dockyard emulator down --stop-endpoints`.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return DemoResult(ENDPOINT, url, prediction, str(described["EndpointStatus"]))
+
+
+def boto3_snippet(url: str, body: str) -> str:
+    return (
+        "import boto3\n"
+        f'runtime = boto3.client("sagemaker-runtime", endpoint_url="{url}", region_name="us-east-1",\n'
+        '                       aws_access_key_id="local", aws_secret_access_key="local")\n'
+        f'answer = runtime.invoke_endpoint(EndpointName="{ENDPOINT}", ContentType="application/json",\n'
+        f"                                 Body={body!r})\n"
+        'print(answer["Body"].read().decode())'
+    )

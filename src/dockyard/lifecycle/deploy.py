@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dockyard.config import NAME_PATTERN, ProjectConfig, load_config
 from dockyard.errors import DockyardError, UsageError
@@ -29,6 +29,9 @@ from dockyard.lifecycle.register import (
     register_model,
 )
 from dockyard.lifecycle.target import Target, resolve_target
+
+if TYPE_CHECKING:
+    from dockyard.build.builder import Progress as BuildProgress
 
 TRANSITIONAL = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 DEFAULT_VARIANT = "AllTraffic"
@@ -182,6 +185,7 @@ def deploy(
     role: str | None = None,
     emulator_url: str | None = None,
     on_status: Callable[[EndpointState], None] | None = None,
+    build_progress: BuildProgress | None = None,
     warn: Callable[[str], None] = lambda _message: None,
 ) -> Deployment:
     """Build if needed, register, and create or update the endpoint; wait for it and smoke-test it."""
@@ -200,7 +204,7 @@ def deploy(
         if image is None and not no_build and not dry_run:
             from dockyard.build.project import build_project
 
-            image = build_project(config, warn=warn).image.id
+            image = build_project(config, progress=build_progress, warn=warn).image.id
         registration = register_model(
             aws, config, image or default_image(config), bucket=bucket, registry=registry
         )
