@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare the serving benchmark's peers (idempotent):
-#   - Debian's wrk and nginx, installed only when missing;
+#   - Debian's wrk, nginx and docker-compose, installed only when missing;
 #   - one virtual environment per peer under bench/.peers/, with the versions the benchmark was
 #     verified with; a venv is rebuilt only when its pinned requirement list changes.
 # dockyard itself runs from the project's .venv (scripts/venv.sh).
@@ -16,6 +16,8 @@ declare -A peers=(
     [mms]="sagemaker-inference==1.10.1 multi-model-server==1.1.11 $common"
     [byoc]="flask==3.1.3 gunicorn==27.0.1 $common"
     [asgi]="uvicorn==0.54.0 uvloop==0.23.0 httptools==0.9.0"
+    # The deploy benchmark's peer: the SageMaker Python SDK's local mode, on the v2 line (sagemaker<3).
+    [sagemaker-sdk]="sagemaker==2.257.7"
 )
 
 install_debian_tools() {
@@ -23,6 +25,8 @@ install_debian_tools() {
     command -v wrk >/dev/null || missing+=(wrk)
     command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
     command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+    # The SDK's local mode drives its containers through docker-compose (v1 is Debian's).
+    command -v docker-compose >/dev/null || missing+=(docker-compose)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing from Debian: ${missing[*]}"
         apt-get update -qq
@@ -50,4 +54,4 @@ mkdir -p .peers results
 for name in "${!peers[@]}"; do
     make_peer "$name" "${peers[$name]}"
 done
-echo "peers ready under bench/.peers/; run: .venv/bin/python bench/serving.py"
+echo "peers ready under bench/.peers/; run: .venv/bin/python bench/serving.py (or bench/emulator_deploy.py)"
