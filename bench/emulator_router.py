@@ -138,8 +138,14 @@ def _ms(text: str, percentile: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+# With --split-cores: the container on one core, the emulator and wrk on the other (see main()).
+CLIENT_CORES: list[str] = []
+
+
 def run_wrk(url: str, concurrency: int, duration: int, script: Path) -> tuple[float, float, float, int]:
     command = ["wrk", f"-t{min(concurrency, 2)}", f"-c{concurrency}", f"-d{duration}s", "--latency"]
+    if CLIENT_CORES:
+        command = ["taskset", "-c", CLIENT_CORES[0], *command]
     done = subprocess.run(
         [*command, "-s", str(script), url], capture_output=True, text=True, timeout=duration + 60, check=False
     )
@@ -192,6 +198,8 @@ def with_server(work: Path, image: str, environment: dict[str, str]) -> Setup:
     state = work / "state"
     log = (work / "emulator.log").open("wb")
     command = [sys.executable, "-m", "dockyard.emulator", "--port", str(port), "--state-dir", str(state)]
+    if CLIENT_CORES:
+        command = ["taskset", "-c", CLIENT_CORES[0], *command]
     process = subprocess.Popen([*command, "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
@@ -245,6 +253,8 @@ def with_server(work: Path, image: str, environment: dict[str, str]) -> Setup:
                 raise SystemExit(f"the endpoint did not come up: {status.get('FailureReason')}")
             time.sleep(0.2)
         [instance] = Reconciler(state).containers.labelled("bench")
+        if CLIENT_CORES:
+            docker.from_env().api.update_container(instance["name"], cpuset_cpus=CLIENT_CORES[1])
         ports = docker.from_env().api.inspect_container(instance["name"])["NetworkSettings"]["Ports"]
         direct = f"http://127.0.0.1:{ports['8080/tcp'][0]['HostPort']}/invocations"
     except BaseException:
@@ -291,7 +301,15 @@ def main() -> int:
     parser.add_argument(
         "--via", choices=("server", "asgi"), default="server", help="the emulator process, or a minimal app"
     )
+    parser.add_argument(
+        "--split-cores",
+        action="store_true",
+        help="pin the container to core 1 and the emulator and wrk to core 0, as on SageMaker, where the "
+        "router never shares the instance's CPUs (needs 2 cores; --via server only)",
+    )
     args = parser.parse_args()
+    if args.split_cores:
+        CLIENT_CORES[:] = ["0", "1"]
 
     client = docker.from_env(timeout=300)
     work = Path(tempfile.mkdtemp(prefix="dy-fleet-bench-"))

@@ -17,6 +17,7 @@ The model is given to the container in one of two ways:
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 import shutil
 import tarfile
@@ -339,7 +340,7 @@ class LocalContainer:
         return self.ports[container_port or self.spec.container_port]
 
     def ping(self, container_port: int | None = None) -> httpx.Response:
-        return httpx.get(f"http://127.0.0.1:{self.host_port_of(container_port)}/ping", timeout=PING_TIMEOUT)
+        return _ping_client().get(f"http://127.0.0.1:{self.host_port_of(container_port)}/ping")
 
     def wait_ready(self, timeout: float, container_port: int | None = None) -> float:
         """Poll ``GET /ping`` until it answers 200; the seconds that took. A ContainerError names what
@@ -423,6 +424,13 @@ class LocalContainer:
         found = [(path, kind) for path, kind in found if "/__pycache__" not in path]
         children = [(path, kind) for path, kind in found if path != MODEL_DIR]
         return [f"{kind} {path}" for path, kind in (children or found)]
+
+
+@functools.cache
+def _ping_client() -> httpx.Client:
+    """One client for every health check: a new one per ping would build a TLS context (tens of ms of
+    CPU) each time, and the emulator pings every instance continuously."""
+    return httpx.Client(timeout=PING_TIMEOUT)
 
 
 def _model_tar(model_dir: Path) -> IO[bytes]:

@@ -10,6 +10,7 @@ container's own ``/invocations``, and a framework's per-request objects would be
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import re
@@ -49,6 +50,10 @@ MAX_INVOKE_BODY = 6_291_456  # InvokeEndpoint's payload limit
 MAX_CONTROL_BODY = 16 * 1024 * 1024  # far above any SageMaker API request; stops a runaway client
 # "Credential=AKID/20261125/eu-west-1/sagemaker/aws4_request" in the SigV4 Authorization header.
 _SCOPE = re.compile(rb"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
+# Request ids shaped like SageMaker's (a UUID): a random prefix per process and a counter, since a
+# uuid4() per request is measurable on the runtime path.
+_ID_PREFIX = str(uuid.uuid4())[:24]
+_ids = itertools.count(1)
 _STREAMING_OPERATIONS = frozenset({"InvokeEndpointWithResponseStream"})
 
 
@@ -105,7 +110,7 @@ class EmulatorApp:
         path: str = scope["path"]
         method: str = scope["method"]
         headers = _headers(scope)
-        request_id = str(uuid.uuid4())
+        request_id = f"{_ID_PREFIX}{next(_ids):012x}"
         ctx = RequestContext(self.settings.account, _region(headers), request_id)
         if path.startswith("/endpoints/"):
             # The protocol decodes the endpoint-name label itself: give it the path as sent.

@@ -128,7 +128,8 @@ class Reconciler:
         self._workers.shutdown(wait=True, cancel_futures=True)
         for fleet in self._fleets.values():
             for instance in fleet.all():
-                instance.box.stop_logs()
+                self.containers.stop_logs(instance)
+        self.containers.end_followers()
 
     def stop_all(self) -> None:
         """Stop and remove every container this emulator (state directory) started."""

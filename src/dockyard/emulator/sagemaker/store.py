@@ -86,6 +86,9 @@ class Store:
         self.path = path
         self._lock = threading.Lock()
         self._adapters: dict[type[Any], TypeAdapter[Any]] = {kind: TypeAdapter(kind) for kind in TABLES}
+        # Records are frozen and every write goes through this object, so reads by name can be served
+        # from memory: InvokeEndpoint looks its endpoint up on every request.
+        self._cache: dict[tuple[type[Any], str, str, str], Any] = {}
         # isolation_level=None: no implicit transactions; each write below opens its own.
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -118,12 +121,18 @@ class Store:
     # ---- resources ---------------------------------------------------------------------------
 
     def get(self, kind: type[R], account: str, region: str, name: str) -> R | None:
+        key = (kind, account, region, name.lower())
         with self._lock:
+            if key in self._cache:
+                cached: R | None = self._cache[key]
+                return cached
             row = self._db.execute(
                 f"SELECT body FROM {TABLES[kind]} WHERE account = ? AND region = ? AND name = ?",
-                (account, region, name.lower()),
+                key[1:],
             ).fetchone()
-        return None if row is None else self._load(kind, row[0])
+            found = None if row is None else self._load(kind, row[0])
+            self._cache[key] = found
+        return found
 
     def by_arn(self, kind: type[R], arn: str) -> R | None:
         with self._lock:
@@ -158,6 +167,7 @@ class Store:
     def delete(self, kind: type[Any], account: str, region: str, name: str) -> None:
         """Remove a record and its tags."""
         with self._lock:
+            self._cache.pop((kind, account, region, name.lower()), None)
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 row = self._db.execute(
@@ -183,6 +193,7 @@ class Store:
         kind = type(record)
         body = self._adapters[kind].dump_json(record).decode()
         with self._lock:
+            self._cache.pop((kind, record.account, record.region, record.name.lower()), None)
             self._db.execute(
                 f"{verb} INTO {TABLES[kind]} (account, region, name, arn, body) VALUES (?, ?, ?, ?, ?)",
                 (record.account, record.region, record.name.lower(), record.arn, body),
