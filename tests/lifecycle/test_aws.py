@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from dockyard.build.archive import pack
+from dockyard.build.push import LayerProgress
 from dockyard.errors import UsageError
 from dockyard.lifecycle.calls import AwsError
 from dockyard.lifecycle.deploy import deploy
@@ -35,7 +36,15 @@ def test_register_uploads_pushes_and_creates_the_model_once(
     ecr_registry: str,
     tmp_path: object,
 ) -> None:
-    result = register(project.root, image=deploy_image.tag, target=aws_target)
+    uploads: list[tuple[int, int]] = []
+    pushes: list[LayerProgress] = []
+    result = register(
+        project.root,
+        image=deploy_image.tag,
+        target=aws_target,
+        on_upload=lambda sent, total: uploads.append((sent, total)),
+        on_push=pushes.append,
+    )
 
     short = deploy_image.id.removeprefix("sha256:")[:12]
     archive = pack(project.root / "model", tmp_path / "expected.tar.gz")  # type: ignore[operator]
@@ -43,6 +52,12 @@ def test_register_uploads_pushes_and_creates_the_model_once(
     assert result.created is True
     assert result.image == f"{ECR_HOST}/{project.name}:{short}"
     assert result.model_data_url == f"s3://{BUCKET}/{key}"
+    # Progress: the upload's byte counts end at the archive's size; the push reports per layer.
+    assert uploads, "no upload progress"
+    assert uploads[-1] == (archive.size, archive.size)
+    assert all(0 <= sent <= total == archive.size for sent, total in uploads)
+    assert pushes, "no push progress"
+    assert {event.layer for event in pushes} == {event.layer for event in pushes if event.done}
     assert result.model_name is not None
     assert result.model_name.startswith(f"{project.name}-")
 

@@ -49,8 +49,9 @@ class EndpointProgress:
     """The endpoint's status and per-variant instance counts: a live table on a terminal, else one
     plain line per change."""
 
-    def __init__(self, out: Console) -> None:
+    def __init__(self, out: Console, before: Callable[[], None] = lambda: None) -> None:
         self.out = out
+        self.before = before  # ends the display that came before this one (the transfers')
         self.live: Live | None = None
         self.last = ""
 
@@ -68,6 +69,7 @@ class EndpointProgress:
         if line == self.last:
             return
         self.last = line
+        self.before()
         if not self.out.is_terminal:
             self.out.print(line, highlight=False, soft_wrap=True, markup=False)
             return
@@ -167,7 +169,9 @@ def deploy(
         check_arguments(config, endpoint_name, instance_type, instance_count, variant or ())  # before a build
         image = _build(config, warn)
     # Progress goes to stderr so that stdout stays the result (and clean JSON with --output json).
-    with EndpointProgress(err_console) as progress:
+    from dockyard.cli.push import TransferBars
+
+    with TransferBars(err_console) as transfers, EndpointProgress(err_console, transfers.close) as progress:
         result = deploy_project(
             project_dir,
             endpoint_name=endpoint_name,
@@ -184,6 +188,8 @@ def deploy(
             timeout=timeout,
             dry_run=dry_run,
             on_status=progress,
+            on_push=transfers.on_push,
+            on_upload=transfers.on_upload,
             **TargetArgs(target, region, profile, role, emulator_url).kwargs(),
         )
     if output is Output.json:

@@ -124,3 +124,62 @@ class LayerBars:
         self.states[event.layer] = event.status
         size = f" ({decimal(event.total)})" if event.total and event.status == "Pushing" else ""
         self.out.print(f"{event.layer}: {event.status}{size}", highlight=False, soft_wrap=True)
+
+
+class TransferBars:
+    """The transfers of a register or deploy, one after the other: the model upload (one bar) and the
+    image push (a bar per layer, through :class:`LayerBars`). Rich shows one live display at a time, so
+    each starts when its first event comes and the previous one stops; :meth:`close` stops both before
+    the next display (the endpoint's status) starts."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self.layers: LayerBars | None = None
+        self.upload: Progress | None = None
+        self.upload_task: TaskID | None = None
+        self.upload_announced = False
+
+    def __enter__(self) -> TransferBars:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def on_push(self, event: LayerProgress) -> None:
+        self._stop_upload()
+        if self.layers is None:
+            self.layers = LayerBars(self.out).__enter__()
+        self.layers(event)
+
+    def on_upload(self, sent: int, total: int) -> None:
+        if self.layers is not None:
+            self.layers.__exit__(None, None, None)
+            self.layers = None
+        if not self.out.is_terminal:
+            if not self.upload_announced:
+                self.upload_announced = True
+                self.out.print(f"uploading model.tar.gz ({decimal(total)})", highlight=False)
+            return
+        if self.upload is None:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+            self.upload = Progress(
+                TextColumn("model.tar.gz"), BarColumn(), DownloadColumn(), console=self.out, transient=False
+            )
+            self.upload.start()
+            self.upload_task = self.upload.add_task("upload", total=total)
+        assert self.upload_task is not None
+        self.upload.update(self.upload_task, completed=sent, total=total)
+
+    def _stop_upload(self) -> None:
+        if self.upload is not None:
+            self.upload.stop()
+            self.upload = None
+
+    def close(self) -> None:
+        self._stop_upload()
+        if self.layers is not None:
+            self.layers.__exit__(None, None, None)
+            self.layers = None

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.common import reports_errors
+from dockyard.cli.common import err_console, reports_errors
 from dockyard.cli.target import (
     EmulatorUrlOption,
     Output,
@@ -67,18 +67,22 @@ def register_model(
     emulator_url: EmulatorUrlOption = None,
 ) -> None:
     """Package and upload the model, push the image, and CreateModel (or a model package version)."""
+    from dockyard.cli.push import TransferBars
     from dockyard.lifecycle.register import register as register_project
 
-    result = register_project(
-        project_dir,
-        image=image,
-        bucket=bucket,
-        registry=registry,
-        package_group=package_group,
-        approval_status=approval_status,
-        dry_run=dry_run,
-        **TargetArgs(target, region, profile, role, emulator_url).kwargs(),
-    )
+    with TransferBars(err_console) as transfers:
+        result = register_project(
+            project_dir,
+            image=image,
+            bucket=bucket,
+            registry=registry,
+            package_group=package_group,
+            approval_status=approval_status,
+            dry_run=dry_run,
+            on_push=transfers.on_push,
+            on_upload=transfers.on_upload,
+            **TargetArgs(target, region, profile, role, emulator_url).kwargs(),
+        )
     if output is Output.json:
         print_json(result.as_dict())
         return

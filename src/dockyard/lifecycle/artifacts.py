@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from dockyard.build.archive import PackResult
 from dockyard.errors import ContainerError, DockyardError, UsageError
@@ -72,12 +73,35 @@ def store_model_data(aws: Aws, archive: PackResult, url: str) -> ModelData:
     bucket, _, key = url.removeprefix("s3://").partition("/")
     _ensure_bucket(aws, bucket)
     if aws.find("s3", "head_object", Bucket=bucket, Key=key) is None:
-        with archive.path.open("rb") as body:
+        with archive.path.open("rb") as raw:
+            body = raw if aws.on_upload is None else _Counted(raw, archive.size, aws.on_upload)
             record = {"Bucket": bucket, "Key": key, "Body": f"<{archive.size} bytes of model.tar.gz>"}
             aws.call_recorded(
                 "s3", "put_object", record, Bucket=bucket, Key=key, Body=body, ContentType="application/gzip"
             )
     return ModelData(url, archive.sha256, archive.size)
+
+
+class _Counted:
+    """A file being uploaded that reports how much of it has been read (botocore may read it twice:
+    a checksum, then the upload; a seek back to the start restarts the count)."""
+
+    def __init__(self, raw: BinaryIO, total: int, report: Callable[[int, int], None]) -> None:
+        self.raw, self.total, self.report, self.sent = raw, total, report, 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.raw.read(size)
+        self.sent = min(self.sent + len(chunk), self.total)
+        self.report(self.sent, self.total)
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        position = self.raw.seek(offset, whence)
+        self.sent = position
+        return position
+
+    def tell(self) -> int:
+        return self.raw.tell()
 
 
 def _local_path(aws: Aws, project: str, digest: str) -> Path:
@@ -174,12 +198,16 @@ def publish_image(aws: Aws, ref: ImageRef, registry: str | None) -> None:
     from dockyard.build.push import push_image, push_to_ecr
 
     if aws.target.is_local:
-        push_image(ref.id, ref.reference)
+        push_image(ref.id, ref.reference, on_progress=aws.on_push)
         return
     repository = ref.reference.split("/", 1)[1]
     with _profile(aws.target.profile):
         push_to_ecr(
-            ref.id, region=aws.target.region, repository=repository, endpoint_url=aws.target.endpoint_url
+            ref.id,
+            region=aws.target.region,
+            repository=repository,
+            endpoint_url=aws.target.endpoint_url,
+            on_progress=aws.on_push,
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +88,10 @@ class Aws:
     dry_run: bool = False
     calls: list[Call] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what a dry run would do besides API calls
+    # Progress of the long transfers: image push events (build.push.LayerProgress) and model upload
+    # (bytes sent, total).
+    on_push: Callable[[Any], None] | None = None
+    on_upload: Callable[[int, int], None] | None = None
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _account: str | None = field(default=None, repr=False)
 

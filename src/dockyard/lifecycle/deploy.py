@@ -186,6 +186,8 @@ def deploy(
     emulator_url: str | None = None,
     on_status: Callable[[EndpointState], None] | None = None,
     build_progress: BuildProgress | None = None,
+    on_push: Callable[[Any], None] | None = None,
+    on_upload: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] = lambda _message: None,
 ) -> Deployment:
     """Build if needed, register, and create or update the endpoint; wait for it and smoke-test it."""
@@ -194,6 +196,8 @@ def deploy(
     aws = Aws(
         resolve_target(target, region=region, profile=profile, role=role, emulator_url=emulator_url),
         dry_run=dry_run,
+        on_push=on_push,
+        on_upload=on_upload,
     )
     interval = poll_interval if poll_interval is not None else (0.5 if aws.target.is_local else 10.0)
 

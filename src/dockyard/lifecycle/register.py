@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -78,12 +79,18 @@ def register(
     profile: str | None = None,
     role: str | None = None,
     emulator_url: str | None = None,
+    on_push: Callable[[Any], None] | None = None,
+    on_upload: Callable[[int, int], None] | None = None,
 ) -> Registration:
-    """Package the project's model, upload it, push the image, and CreateModel (or CreateModelPackage)."""
+    """Package the project's model, upload it, push the image, and CreateModel (or CreateModelPackage).
+    ``on_push`` gets the image push's events (build.push.LayerProgress), ``on_upload`` the model upload's
+    (bytes sent, total)."""
     config = load_config(project_dir.resolve())
     aws = Aws(
         resolve_target(target, region=region, profile=profile, role=role, emulator_url=emulator_url),
         dry_run=dry_run,
+        on_push=on_push,
+        on_upload=on_upload,
     )
     return register_model(
         aws,
