@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import HANDLERS
+from tests.conftest import HANDLERS, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -284,12 +284,23 @@ def test_access_log_has_one_json_line_per_request(start_server) -> None:
     assert (missing["status"], missing["error"]) == (404, "NotFound")
 
 
+def metrics_text(server: ServerProcess, expected: str, within: float = 5.0) -> str:
+    """The metrics page once it shows ``expected`` (workers write their tallies out every second)."""
+    deadline = time.monotonic() + within
+    while True:
+        text = httpx.get(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5).text
+        if expected in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.2)
+
+
 def test_prometheus_metrics_on_their_own_port(start_server) -> None:
     server = start_server("--handler", ECHO, "--workers", "2")
     for _ in range(5):
         server.client.post("/invocations", content=b"x")
     server.client.get("/nope")
-    text = httpx.get(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5).text
+    # Workers write their tallies out every second.
+    text = metrics_text(server, 'dockyard_requests_total{path="/nope",status="404"} 1.0')
     assert 'dockyard_requests_total{path="/invocations",status="200"} 5.0' in text
     assert 'dockyard_requests_total{path="/nope",status="404"} 1.0' in text
     assert 'dockyard_request_duration_seconds_count{path="/invocations"} 5.0' in text
@@ -350,7 +361,7 @@ def test_batching_under_concurrency_answers_each_caller_with_its_own_rows(start_
 
     for index, answer in asyncio.run(burst()):
         assert answer == [[2.0 * index, 2.0 * index + 1.0]] * (1 + index % 3)
-    metrics = httpx.get(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5).text
+    metrics = metrics_text(server, "dockyard_batch_size_count")
     calls = next(line for line in metrics.splitlines() if line.startswith("dockyard_batch_size_count"))
     merged = float(calls.split()[-1])
     assert merged < 200, "concurrent requests were merged into fewer predict calls"

@@ -64,15 +64,18 @@ class Worker:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(None, self._load)
         future.add_done_callback(self._loaded)
-        loop.call_later(1.0, self._check_parent, os.getppid())
+        loop.call_later(1.0, self._tick, os.getppid())
 
-    def _check_parent(self, parent: int) -> None:
-        # A supervisor killed with SIGKILL cannot stop its workers: they notice and stop themselves.
+    def _tick(self, parent: int) -> None:
+        """Every second: write the metrics tallied since the last tick; stop when orphaned (a
+        supervisor killed with SIGKILL cannot stop its workers: they notice and stop themselves)."""
+        if self.metrics is not None:
+            self.metrics.flush()
         if os.getppid() != parent:
             log.error("worker %d: the supervisor is gone; stopping", self.slot)
             self.server.should_exit = True
             return
-        asyncio.get_running_loop().call_later(1.0, self._check_parent, parent)
+        asyncio.get_running_loop().call_later(1.0, self._tick, parent)
 
     def _load(self) -> tuple[Pipeline, float]:
         started = time.perf_counter()
@@ -122,6 +125,8 @@ class Worker:
 
     def run(self) -> int:
         self.server.run(sockets=[self.socket])
+        if self.metrics is not None:
+            self.metrics.flush()  # the last second's requests
         return self.exit_code
 
 
