@@ -128,6 +128,14 @@ def test_create_invoke_update_blue_green_delete(
     assert answer["InvokedProductionVariant"] == "AllTraffic"
     assert answer["CustomAttributes"] == "trace=1"
 
+    # The same through the response stream: the container's answer as PayloadPart events.
+    streamed = runtime.invoke_endpoint_with_response_stream(
+        EndpointName="e2e-ep", Body=SAMPLE, ContentType="text/csv", Accept="text/csv"
+    )
+    assert streamed["InvokedProductionVariant"] == "AllTraffic"
+    parts = [event["PayloadPart"]["Bytes"] for event in streamed["Body"] if "PayloadPart" in event]
+    assert b"".join(parts) == b"30.0\n"
+
     # Blue/green to v2 under continuous load: no request may fail, answers move from v1's to v2's.
     failures: list[str] = []
     answers: list[str] = []
