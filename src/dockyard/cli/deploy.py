@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from dockyard.cli.common import err_console, reports_errors
 from dockyard.cli.target import (
+    DryRunOption,
     EmulatorUrlOption,
     Output,
     OutputOption,
@@ -142,12 +143,7 @@ def deploy(
         typer.Option("--smoke-test/--no-smoke-test", help="Send the project's sample request when it is up."),
     ] = True,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for InService.")] = 1800,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run", help="Print the boto3 calls it would make; make none that change anything."
-        ),
-    ] = False,
+    dry_run: DryRunOption = False,
     output: OutputOption = Output.table,
     target: TargetOption = None,
     region: RegionOption = None,

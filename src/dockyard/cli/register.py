@@ -9,6 +9,7 @@ import typer
 
 from dockyard.cli.common import err_console, reports_errors
 from dockyard.cli.target import (
+    DryRunOption,
     EmulatorUrlOption,
     Output,
     OutputOption,
@@ -53,12 +54,7 @@ def register_model(
         ),
     ] = None,
     approval_status: ApprovalOption = "PendingManualApproval",
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run", help="Print the boto3 calls it would make; make none that change anything."
-        ),
-    ] = False,
+    dry_run: DryRunOption = False,
     output: OutputOption = Output.table,
     target: TargetOption = None,
     region: RegionOption = None,

@@ -44,6 +44,10 @@ EmulatorUrlOption = Annotated[
     str | None,
     typer.Option("--emulator-url", help="A running emulator's URL (local; default: $DOCKYARD_EMULATOR_URL)."),
 ]
+DryRunOption = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Print the boto3 calls it would make; make none that change anything."),
+]
 OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table for people, json for scripts.")]
 
 
