@@ -284,3 +284,35 @@ def test_s3_model_data_restart_and_self_healing(
         sm.delete_endpoint(EndpointName="e2e-s3")
         sm.get_waiter("endpoint_deleted").wait(EndpointName="e2e-s3", WaiterConfig=WAIT)
     assert endpoint_containers(docker_client, "e2e-s3") == []
+
+
+def test_a_bring_your_own_container_image(
+    sagemaker_client: Any,
+    runtime_client: Any,
+    docker_client: docker.DockerClient,
+    base_image: str,
+    model_v1: str,
+) -> None:
+    """AWS's own container shape (nginx → gunicorn → Flask, written from scratch) on the local SageMaker:
+    the emulator needs nothing from dockyard's server."""
+    image = build_fixture_image(docker_client, base_image, "byoc")
+    sm = sagemaker_client
+    create_model(sm, "e2e-byoc", image, model_v1)
+    create_config(sm, "e2e-byoc", [("AllTraffic", "e2e-byoc", 1, 1.0)])
+    sm.create_endpoint(EndpointName="e2e-byoc", EndpointConfigName="e2e-byoc")
+    try:
+        sm.get_waiter("endpoint_in_service").wait(EndpointName="e2e-byoc", WaiterConfig=WAIT)
+        assert predict(runtime_client, "e2e-byoc")[0] == "30.0\n"
+        with pytest.raises(runtime_client.exceptions.ModelError) as caught:
+            runtime_client.invoke_endpoint(
+                EndpointName="e2e-byoc", Body=b"[1]", ContentType="application/json"
+            )
+        assert caught.value.response["OriginalStatusCode"] == 415
+        assert "only supports CSV" in caught.value.response["OriginalMessage"]
+        assert caught.value.response["Error"]["Message"].startswith(
+            "Received client error (415) from primary"
+        )
+    finally:
+        sm.delete_endpoint(EndpointName="e2e-byoc")
+        sm.get_waiter("endpoint_deleted").wait(EndpointName="e2e-byoc", WaiterConfig=WAIT)
+    assert endpoint_containers(docker_client, "e2e-byoc") == []
