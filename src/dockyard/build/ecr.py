@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import boto3
 import botocore.exceptions as boto_errors
 
+from dockyard.aws_codes import DENIED_CODES, NO_REGION, REJECTED_CODES
 from dockyard.errors import RegistryError, UsageError
 
 if TYPE_CHECKING:
@@ -41,20 +42,6 @@ _CREDENTIALS_HINT = (
     "configure them with `aws configure`, the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
     "variables, or AWS_PROFILE (for an SSO profile, run `aws sso login` first)"
 )
-_NO_REGION = (
-    "no AWS region is configured; pass --region (e.g. --region us-east-1), set AWS_REGION, "
-    "or set `region` in ~/.aws/config"
-)
-_REJECTED = {
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "InvalidSignatureException",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "AuthFailure",
-}
-_DENIED = {"AccessDenied", "AccessDeniedException"}
 _PRINCIPAL = re.compile(r"arn:aws[\w-]*:(?:iam|sts)::\d{12}:[\w+=,.@/-]+")
 
 
@@ -116,7 +103,7 @@ def aws_errors(action: str, service: str) -> Iterator[None]:
             f"{action}: {exc}; check AWS_PROFILE (or --profile) against ~/.aws/config, or {_CREDENTIALS_HINT}"
         ) from None
     except boto_errors.NoRegionError:
-        raise UsageError(_NO_REGION) from None
+        raise UsageError(NO_REGION) from None
     except boto_errors.InvalidRegionError as exc:
         raise UsageError(
             f"{exc.kwargs.get('region_name')!r} is not an AWS region name; e.g. --region us-east-1"
@@ -137,9 +124,9 @@ def _client_error(action: str, service: str, exc: boto_errors.ClientError) -> Ex
     code = error.get("Code", "")
     message = error.get("Message", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if code in _REJECTED:
+    if code in REJECTED_CODES:
         return UsageError(f"{action}: AWS rejected the credentials ({code}: {message}); {_CREDENTIALS_HINT}")
-    if code in _DENIED or status == 403:
+    if code in DENIED_CODES or status == 403:
         permission = f"{service}:{exc.operation_name}"
         principal = _PRINCIPAL.search(message)
         who = principal.group(0) if principal else "the credentials in use"
@@ -158,7 +145,7 @@ class Ecr:
         with aws_errors("reading the AWS configuration", "sts"):
             session = boto3.session.Session(region_name=region)
             if session.region_name is None:
-                raise UsageError(_NO_REGION)
+                raise UsageError(NO_REGION)
             self.region: str = session.region_name
             self._sts = session.client("sts", endpoint_url=endpoint)
             self._ecr = session.client("ecr", endpoint_url=endpoint)

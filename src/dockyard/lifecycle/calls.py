@@ -18,8 +18,9 @@ from typing import Any
 import botocore.exceptions as boto_errors
 from botocore.validate import validate_parameters
 
+from dockyard.aws_codes import DENIED_CODES, NO_REGION, REJECTED_CODES
 from dockyard.errors import DockyardError, UsageError
-from dockyard.lifecycle.target import CREDENTIALS_HINT, NO_REGION, Target
+from dockyard.lifecycle.target import CREDENTIALS_HINT, Target
 
 SERVICE_NAMES = {
     "sagemaker": "SageMaker",
@@ -32,15 +33,6 @@ SERVICE_NAMES = {
 # Operations that change nothing (an invocation changes no resource); the rest are held back in a dry run.
 _READ_ONLY = re.compile(r"^(describe|list|get|head|filter|invoke)_")
 _NOT_FOUND = re.compile(r"Could not find|does not exist|not found|NoSuchKey|Not Found", re.IGNORECASE)
-_REJECTED = {
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "InvalidSignatureException",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "ExpiredTokenException",
-}
-_DENIED = {"AccessDenied", "AccessDeniedException"}
 _XML_CODE = re.compile(r"<Code>([^<]+)</Code>")
 _XML_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
 
@@ -196,13 +188,13 @@ def _client_error(name: str, service: str, operation: str, exc: boto_errors.Clie
         inner_code, inner_message = _XML_CODE.search(message), _XML_MESSAGE.search(message)
         code = inner_code.group(1) if inner_code else code
         message = html.unescape(inner_message.group(1)) if inner_message else f"HTTP {status}"
-    if code in _REJECTED:
+    if code in REJECTED_CODES:
         return AwsError(
             f"{name} rejected the credentials for {operation} ({code}: {message}); {CREDENTIALS_HINT}",
             code,
             status,
         )
-    if code in _DENIED or (status == 403 and not message):
+    if code in DENIED_CODES or (status == 403 and not message):
         iam_prefix = "sagemaker" if service.startswith("sagemaker") else service
         return AwsError(
             f"{name} refused {operation}: access denied; the credentials in use lack the IAM permission "

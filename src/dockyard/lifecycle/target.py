@@ -16,6 +16,7 @@ from typing import Any, Literal
 import boto3
 import botocore.exceptions as boto_errors
 
+from dockyard.aws_codes import NO_REGION
 from dockyard.errors import DockyardError, UsageError
 
 TARGET_ENV = "DOCKYARD_TARGET"
@@ -28,10 +29,6 @@ LOCAL_KEY = "dockyard"
 CREDENTIALS_HINT = (
     "configure them with `aws configure`, the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
     "variables, or --profile (for an SSO profile, run `aws sso login` first)"
-)
-NO_REGION = (
-    "no AWS region is configured; pass --region (e.g. --region us-east-1), set AWS_REGION, "
-    "or set `region` in ~/.aws/config"
 )
 
 TargetName = Literal["local", "aws"]
