@@ -46,6 +46,12 @@ def test_up_detached_status_and_down(tmp_path: Path) -> None:
         again = dockyard("emulator", "up", "--detach", "--port", str(port), "--state-dir", str(state))
         assert again.returncode == 0, again.stderr
         assert f"pid {found['pid']}" in again.stdout
+
+        # Another state directory on the same port: the error names the emulator that holds it.
+        elsewhere = str(tmp_path / "b")
+        other = dockyard("emulator", "up", "--detach", "--port", str(port), "--state-dir", elsewhere)
+        assert other.returncode == 2
+        assert f"another dockyard emulator (pid {found['pid']}, state {state}) holds it" in other.stderr
     finally:
         down = dockyard("emulator", "down", "--state-dir", str(state))
     assert down.returncode == 0, down.stderr
@@ -76,3 +82,15 @@ def test_ensure_running_with_a_url_nobody_answers(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("DOCKYARD_EMULATOR_URL", url)
     with pytest.raises(DockyardError, match=f"no dockyard emulator answers at {url}"):
         ensure_running()
+
+
+def test_an_emulator_that_cannot_start_says_why(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    (state / "emulator.db").mkdir(parents=True)  # where its SQLite database must go
+    result = dockyard("emulator", "up", "--detach", "--port", str(free_port()), "--state-dir", str(state))
+    assert result.returncode == 1
+    assert "the emulator exited with code" in result.stderr
+    assert "while starting" in result.stderr
+    assert str(state / "emulator.log") in result.stderr
+    # The log's last lines carry the cause, naming the file.
+    assert f"cannot open the emulator's database {state / 'emulator.db'}" in result.stderr

@@ -78,7 +78,7 @@ R = TypeVar("R", bound=Record)
 
 
 class StoreError(Exception):
-    """The state directory holds a database this version cannot use."""
+    """The state directory's database cannot be opened, or this version cannot use it."""
 
 
 class Store:
@@ -90,9 +90,12 @@ class Store:
         # from memory: InvokeEndpoint looks its endpoint up on every request.
         self._cache: dict[tuple[type[Any], str, str, str], Any] = {}
         # isolation_level=None: no implicit transactions; each write below opens its own.
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:  # sqlite's own message does not say which file
+            raise StoreError(f"cannot open the emulator's database {path}: {exc}") from None
         self._migrate()
 
     def close(self) -> None:
