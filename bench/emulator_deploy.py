@@ -5,7 +5,7 @@ SageMaker Python SDK's local mode, in one run on one machine.
     .venv/bin/python bench/emulator_deploy.py [--runs 3] [--only dockyard sdk] [--image TAG] [--keep-image]
 
 - **image**: the scikit-learn project of bench/image.py built once with `dockyard build` (or --image);
-  its model goes to model.tar.gz through dockyard.build.archive, given to both as a file:// URL
+  its model goes to model.tar.gz through dockyard.archive, given to both as a file:// URL
   (dockyard: s3:// from moto in server mode on 127.0.0.1 instead, with --model-data s3).
 - **dockyard**: a background emulator (dockyard.emulator.process, private port and state directory, or
   --emulator-url), driven by plain boto3: CreateModel, CreateEndpointConfig, then CreateEndpoint timed
@@ -49,10 +49,10 @@ import joblib
 import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dockyard.build.archive import pack
-from dockyard.build.project import build_project
+from dockyard.archive import pack
 from dockyard.config import load_config
 from dockyard.errors import DockyardError
+from dockyard.image.project import build_project
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))  # the sibling benchmarks, whose project writer and helpers are reused

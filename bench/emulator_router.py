@@ -45,8 +45,8 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test suite's image helpers
 
-from tests.build.fixture_images import build_fixture_image, remove_fixture_images  # noqa: E402
 from tests.emulator.runtime.fleet_kit import Recorder, deployment, model_archive, reconciler, variant  # noqa: E402
+from tests.fixture_images import build_fixture_image, remove_fixture_images  # noqa: E402
 
 from dockyard.emulator.context import RequestContext  # noqa: E402
 from dockyard.emulator.errors import ServiceError  # noqa: E402

@@ -35,10 +35,10 @@ import numpy as np
 import sklearn
 from sklearn.linear_model import LogisticRegression
 
-from dockyard.build.builder import BuiltImage, ImageBuilder, Step
-from dockyard.build.project import build_project
 from dockyard.config import load_config
 from dockyard.errors import DockyardError
+from dockyard.image.builder import BuiltImage, ImageBuilder, Step
+from dockyard.image.project import build_project
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"

@@ -7,12 +7,15 @@ fails the test with a message saying how to provide it: these tests never skip, 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import docker
 import docker.errors
 import httpx
 import pytest
+
+from tests.fixture_images import build_fixture_image, remove_fixture_images, write_model
 
 BASE_IMAGE = os.environ.get("DOCKYARD_TEST_BASE_IMAGE", "dockyard-test-base:bookworm")
 REGISTRY = os.environ.get("DOCKYARD_TEST_REGISTRY", "127.0.0.1:5000")
@@ -48,3 +51,16 @@ def registry() -> str:
     if response.status_code != 200:
         pytest.fail(f"{REGISTRY}/v2/ answered {response.status_code}; {SETUP_HINT}", pytrace=False)
     return REGISTRY
+
+
+@pytest.fixture(scope="session")
+def fixture_image(docker_client: docker.DockerClient, base_image: str) -> Iterator[Callable[[str], str]]:
+    """The fixture images (tests/fixtures/images), built on first use and removed at the session's end."""
+    yield lambda name: build_fixture_image(docker_client, base_image, name)
+    remove_fixture_images(docker_client)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model directory for the fixture images to mount."""
+    return write_model(tmp_path_factory.mktemp("model"))

@@ -1,5 +1,5 @@
 """What AWS's answers mean, shared by the two places that translate botocore's errors into dockyard's:
-ECR pushes (build/ecr.py) and the deploy lifecycle (lifecycle/calls.py)."""
+ECR pushes (registry/ecr.py) and the deploy lifecycle (lifecycle/calls.py)."""
 
 from __future__ import annotations
 

@@ -15,10 +15,10 @@ import docker
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
-from dockyard.build.archive import pack
+from dockyard.archive import pack
 from tests.aws_fixtures import FAKE_KEY, REGION
-from tests.build.fixture_images import build_fixture_image, remove_fixture_images, write_model
 from tests.emulator_fixtures import EmulatorProcess
+from tests.fixture_images import build_fixture_image, remove_fixture_images, write_model
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

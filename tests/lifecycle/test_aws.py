@@ -8,16 +8,16 @@ import re
 import boto3
 import pytest
 
-from dockyard.build.archive import pack
-from dockyard.build.push import LayerProgress
+from dockyard.archive import pack
 from dockyard.errors import UsageError
 from dockyard.lifecycle.calls import AwsError
 from dockyard.lifecycle.deploy import deploy
 from dockyard.lifecycle.register import approve_package, register
 from dockyard.lifecycle.target import Target
+from dockyard.registry.push import LayerProgress
 from tests.aws_fixtures import ECR_PASSWORD, ECR_USERNAME, MOTO_ACCOUNT, REGION
-from tests.build.push_images import manifest_digest
 from tests.lifecycle.conftest import ROLE, Image, Project, Recorder
+from tests.push_images import manifest_digest
 
 BUCKET = f"dockyard-{MOTO_ACCOUNT}-{REGION}"
 ECR_HOST = f"{MOTO_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"

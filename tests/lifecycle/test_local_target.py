@@ -15,8 +15,8 @@ from dockyard.lifecycle.deploy import deploy
 from dockyard.lifecycle.register import register
 from dockyard.lifecycle.target import Target
 from tests.aws_fixtures import REGION
-from tests.build.push_images import delete_manifest, manifest_digest
 from tests.lifecycle.conftest import Image, Project, Recorder
+from tests.push_images import delete_manifest, manifest_digest
 
 
 @pytest.fixture

@@ -32,9 +32,9 @@ def build(
     """Build the project's image (rendered Dockerfile, or the project's own) and tag it."""
     from rich.markup import escape
 
-    from dockyard.build.builder import RichProgress
-    from dockyard.build.project import build_project, render_project
     from dockyard.config import load_config
+    from dockyard.image.builder import RichProgress
+    from dockyard.image.project import build_project, render_project
 
     config = load_config(project_dir.resolve())
     if print_dockerfile:

@@ -79,9 +79,9 @@ def run_demo(
     base_image: str | None = None,
     network_mode: str | None = None,
 ) -> DemoResult:
-    from dockyard.build.builder import RichProgress
     from dockyard.emulator.process import ensure_running
     from dockyard.emulator.settings import default_state_dir
+    from dockyard.image.builder import RichProgress
     from dockyard.lifecycle.deploy import EndpointState, deploy
     from dockyard.lifecycle.invoke import invoke
     from dockyard.lifecycle.resources import describe_resource

@@ -206,8 +206,8 @@ def deploy(
 
 def _build(config: ProjectConfig, warn: Callable[[str], None]) -> str:
     """The project's image, built with step progress (an unchanged project is all cache: same image)."""
-    from dockyard.build.builder import RichProgress
-    from dockyard.build.project import build_project
+    from dockyard.image.builder import RichProgress
+    from dockyard.image.project import build_project
 
     with RichProgress(err_console) as progress:
         built = build_project(config, progress=progress, warn=warn)

@@ -40,7 +40,7 @@ def package(
     ),
 ) -> None:
     """Pack the model directory into model.tar.gz (same files → same bytes)."""
-    from dockyard.build.archive import human_size, pack
+    from dockyard.archive import human_size, pack
 
     result = pack(model_dir if model_dir is not None else _configured_model_dir(), output)
     console.print(f"Wrote {result.path}", highlight=False)

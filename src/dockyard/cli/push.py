@@ -15,7 +15,7 @@ from dockyard.errors import UsageError
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from dockyard.build.push import LayerProgress
+    from dockyard.registry.push import LayerProgress
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +49,7 @@ def push(
     if not ecr and (region is not None or repository is not None):
         raise UsageError("--region and --repository apply to --ecr only")
 
-    from dockyard.build.push import push_image, push_to_ecr
+    from dockyard.registry.push import push_image, push_to_ecr
 
     with LayerBars(err_console) as bars:
         if ecr:

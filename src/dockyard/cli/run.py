@@ -128,7 +128,7 @@ def run(
     """Start IMAGE as SageMaker does (`serve`, read-only model, instance limits) and stream its logs."""
     import time
 
-    from dockyard.build.local_run import LocalContainer, RunSpec
+    from dockyard.containers.local_run import LocalContainer, RunSpec
 
     defaults = project_defaults(project_dir)
     spec = RunSpec(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dockyard.build.archive import PackResult
+from dockyard.archive import PackResult
 from dockyard.errors import ContainerError, DockyardError, UsageError
 from dockyard.lifecycle.calls import Aws, AwsError
 
@@ -150,7 +150,7 @@ def _ensure_bucket(aws: Aws, bucket: str) -> None:
 
 
 def local_image_id(image: str) -> str:
-    from dockyard.build.engine import connect, docker_errors
+    from dockyard.containers.engine import connect, docker_errors
 
     client = connect()
     try:
@@ -184,8 +184,8 @@ def publish_image(aws: Aws, ref: ImageRef, registry: str | None) -> None:
         )
         return
     if aws.target.is_local and registry is None:
-        from dockyard.build.builder import split_tag
-        from dockyard.build.engine import connect, docker_errors
+        from dockyard.containers.engine import connect, docker_errors
+        from dockyard.image.builder import split_tag
 
         repository, tag = split_tag(ref.reference)
         client = connect()
@@ -195,7 +195,7 @@ def publish_image(aws: Aws, ref: ImageRef, registry: str | None) -> None:
         finally:
             client.close()
         return
-    from dockyard.build.push import push_image, push_to_ecr
+    from dockyard.registry.push import push_image, push_to_ecr
 
     if aws.target.is_local:
         push_image(ref.id, ref.reference, on_progress=aws.on_push)
@@ -213,7 +213,7 @@ def publish_image(aws: Aws, ref: ImageRef, registry: str | None) -> None:
 
 @contextmanager
 def _profile(profile: str | None) -> Iterator[None]:
-    # build/ecr.py makes its own boto3 session, which finds the profile through AWS_PROFILE.
+    # registry/ecr.py makes its own boto3 session, which finds the profile through AWS_PROFILE.
     if profile is None:
         yield
         return

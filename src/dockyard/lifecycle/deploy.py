@@ -31,7 +31,7 @@ from dockyard.lifecycle.register import (
 from dockyard.lifecycle.target import Target, resolve_target
 
 if TYPE_CHECKING:
-    from dockyard.build.builder import Progress as BuildProgress
+    from dockyard.image.builder import Progress as BuildProgress
 
 TRANSITIONAL = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 DEFAULT_VARIANT = "AllTraffic"
@@ -206,7 +206,7 @@ def deploy(
         model = _model_from_package(aws, config.project.name.lower(), package_arn(aws, model_package))
     else:
         if image is None and not no_build and not dry_run:
-            from dockyard.build.project import build_project
+            from dockyard.image.project import build_project
 
             image = build_project(config, progress=build_progress, warn=warn).image.id
         registration = register_model(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from dockyard.build.archive import pack
+from dockyard.archive import pack
 from dockyard.config import ProjectConfig, load_config
 from dockyard.errors import UsageError
 from dockyard.lifecycle.artifacts import ImageRef, image_ref, model_data_url, publish_image, store_model_data
@@ -104,7 +104,7 @@ def register(
 
 
 def default_image(config: ProjectConfig) -> str:
-    from dockyard.build.project import default_tag
+    from dockyard.image.project import default_tag
 
     return default_tag(config)
 

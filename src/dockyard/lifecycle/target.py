@@ -20,7 +20,7 @@ from dockyard.aws_codes import NO_REGION
 from dockyard.errors import DockyardError, UsageError
 
 TARGET_ENV = "DOCKYARD_TARGET"
-# The same variable build/ecr.py honours: every AWS API call to an emulator (moto in the tests).
+# The same variable registry/ecr.py honours: every AWS API call to an emulator (moto in the tests).
 AWS_ENDPOINT_ENV = "DOCKYARD_AWS_ENDPOINT_URL"
 ROLE_ENV = "DOCKYARD_ROLE_ARN"
 LOCAL_REGION = "us-east-1"

@@ -1,6 +1,6 @@
 """What the fleet and runtime tests share: images, specs, an events recorder, and leftover checks.
 
-Images come from tests/build/fixture_images.py (built once per session, removed at its end): the
+Images come from tests/fixture_images.py (built once per session, removed at its end): the
 ``dockyard`` image (dockyard's own server; reads /opt/ml/model/weights.json) and the tiny ``faulty``
 (a CSV echo server with faults chosen by environment) and ``crash`` images.
 """
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import docker
 
-from dockyard.build.archive import pack
+from dockyard.archive import pack
 from dockyard.emulator.context import DEFAULT_ACCOUNT, DEFAULT_REGION
 from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec, VariantSpec
 from dockyard.emulator.sagemaker.instances import LABEL_EMULATOR
 from dockyard.emulator.sagemaker.reconciler import Reconciler
-from tests.build.fixture_images import build_fixture_image, write_model
+from tests.fixture_images import build_fixture_image, write_model
 
 PREFIX = "dy-fleet-"
 

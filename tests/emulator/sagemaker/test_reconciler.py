@@ -17,7 +17,6 @@ from dockyard.emulator.context import RequestContext
 from dockyard.emulator.runtime.invoke import Runtime
 from dockyard.emulator.sagemaker.instances import LABEL_ENDPOINT, LABEL_SPEC, LABEL_VARIANT
 from dockyard.emulator.sagemaker.reconciler import Reconciler
-from tests.build.fixture_images import PREDICTION, SAMPLE, remove_fixture_images
 from tests.emulator.runtime.fleet_kit import (
     PREFIX,
     Recorder,
@@ -28,6 +27,7 @@ from tests.emulator.runtime.fleet_kit import (
     reconciler,
     variant,
 )
+from tests.fixture_images import PREDICTION, SAMPLE, remove_fixture_images
 
 pytestmark = pytest.mark.docker
 

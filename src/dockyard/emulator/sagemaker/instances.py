@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from dockyard.build.engine import docker_errors
-from dockyard.build.local_run import LABEL_ROLE, LocalContainer, RunSpec, inspect_image
+from dockyard.containers.engine import docker_errors
+from dockyard.containers.local_run import LABEL_ROLE, LocalContainer, RunSpec, inspect_image
 from dockyard.emulator.runtime.router import Instance
 from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantSpec
 from dockyard.errors import DockyardError

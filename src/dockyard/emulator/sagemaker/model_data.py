@@ -3,7 +3,7 @@
 A model's data is ``ModelDataUrl`` (one ``model.tar.gz``) or ``ModelDataSource.S3DataSource`` (an
 uncompressed prefix, or one archive). ``s3://`` is read with boto3 through the configured S3 endpoint;
 ``file://`` is read from this machine (a documented deviation of the local target, as SageMaker's own
-local mode allows). Archives are unpacked with :func:`dockyard.build.archive.unpack` (which refuses
+local mode allows). Archives are unpacked with :func:`dockyard.archive.unpack` (which refuses
 unsafe archives) into ``<state>/models/<sha256>/``: the same bytes are unpacked once, whatever their URL,
 and the directory survives emulator restarts so that adopted containers keep their mount.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from dockyard.build.archive import unpack
+from dockyard.archive import unpack
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
 from dockyard.errors import DockyardError
 

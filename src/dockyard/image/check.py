@@ -1,6 +1,6 @@
 """`dockyard check`: does an image (any image, not only dockyard's) honour SageMaker's hosting contract?
 
-The image is started as SageMaker starts it (:mod:`dockyard.build.local_run`) and probed; each check
+The image is started as SageMaker starts it (:mod:`dockyard.containers.local_run`) and probed; each check
 gives one result with its reason. Required checks decide the exit code; informational ones report.
 
 Decisions worth knowing:
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from dockyard.build.local_run import (
+from dockyard.containers.local_run import (
     CONTAINER_PORT,
     PING_TIMEOUT,
     STOP_GRACE,
@@ -143,7 +143,7 @@ def check_image(
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> CheckReport:
     """Run every check on ``image``; ``on_result`` sees each result as soon as it is known."""
-    from dockyard.build.engine import connect
+    from dockyard.containers.engine import connect
 
     client = client or connect()
     info = inspect_image(client, image)

@@ -17,9 +17,9 @@ import docker
 import docker.errors
 import pytest
 
-from dockyard.build.runtime_wheel import write_runtime_wheel
+from dockyard.image.runtime_wheel import write_runtime_wheel
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "images"
+FIXTURES = Path(__file__).parent / "fixtures" / "images"
 PREFIX = "dy-check-"  # every container and image these tests make starts with it
 REPOSITORY = "dy-check-test"
 SAMPLE = b"1,2,3,4\n"

@@ -20,7 +20,7 @@ MODEL_DIR = "/opt/ml/model"
 IMAGE_CONFIG = "/opt/dockyard/dockyard.toml"
 PORT = 8080
 
-# Paths inside the build context (written by dockyard.build.context).
+# Paths inside the build context (written by dockyard.image.context).
 CONTEXT_SECRETS = "build-secrets"  # pip.conf and ca/*.pem: copied into the packages stage only
 CONTEXT_REQUIREMENTS = "requirements"
 CONTEXT_RUNTIME = "runtime"  # the dockyard wheel

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.build.context import assemble, user_dockerfile
-from dockyard.build.dockerfile import render
-from dockyard.build.runtime_wheel import serving_requirements, write_runtime_wheel
 from dockyard.config import ProjectConfig, load_config
 from dockyard.errors import ConfigError
+from dockyard.image.context import assemble, user_dockerfile
+from dockyard.image.dockerfile import render
+from dockyard.image.runtime_wheel import serving_requirements, write_runtime_wheel
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n"
 NOT_IN_IMAGES = {"boto3", "botocore", "docker", "typer", "rich", "pydantic", "httpx", "click", "moto"}

@@ -23,10 +23,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.build import dockerfile as df
-from dockyard.build.runtime_wheel import serving_requirements, write_runtime_wheel
 from dockyard.config import CONFIG_FILE, ProjectConfig
 from dockyard.errors import ConfigError
+from dockyard.image import dockerfile as df
+from dockyard.image.runtime_wheel import serving_requirements, write_runtime_wheel
 
 # Settings the SageMaker contract fixes for an image, whatever [serve] says for local serving.
 SERVING_REQUIREMENTS = "dockyard-serving.txt"

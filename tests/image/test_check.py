@@ -13,7 +13,9 @@ from typing import Any
 import docker
 import pytest
 
-from dockyard.build.check import (
+from dockyard.containers.local_run import ImageInfo
+from dockyard.errors import ContainerError, UsageError
+from dockyard.image.check import (
     MAX_BODY,
     CheckOptions,
     CheckReport,
@@ -23,9 +25,7 @@ from dockyard.build.check import (
     check_image,
     sized_body,
 )
-from dockyard.build.local_run import ImageInfo
-from dockyard.errors import ContainerError, UsageError
-from tests.build.fixture_images import (
+from tests.fixture_images import (
     PREFIX,
     SAMPLE,
     leftovers,

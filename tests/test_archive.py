@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.build import archive
-from dockyard.build.archive import IGNORED_NAMES, Limits, human_size, pack, unpack
+from dockyard import archive
+from dockyard.archive import IGNORED_NAMES, Limits, human_size, pack, unpack
 from dockyard.errors import ArchiveError, UsageError
 
 MiB = 1 << 20

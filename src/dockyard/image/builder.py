@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from dockyard.build.engine import connect, docker_errors
+from dockyard.containers.engine import connect, docker_errors
 from dockyard.errors import BuildError, ContainerError
 
 TAIL_LINES = 15

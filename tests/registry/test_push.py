@@ -15,7 +15,9 @@ import docker.errors
 import pytest
 from rich.console import Console
 
-from dockyard.build.push import (
+from dockyard.cli.push import LayerBars
+from dockyard.errors import RegistryError, UsageError
+from dockyard.registry.push import (
     ImageName,
     LayerProgress,
     _Engine,
@@ -23,9 +25,7 @@ from dockyard.build.push import (
     parse_target,
     push_image,
 )
-from dockyard.cli.push import LayerBars
-from dockyard.errors import RegistryError, UsageError
-from tests.build.push_images import TinyImage, delete_manifest, manifest_digest, pull_by_digest, tiny_image
+from tests.push_images import TinyImage, delete_manifest, manifest_digest, pull_by_digest, tiny_image
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 DOCKYARD = [sys.executable, "-m", "dockyard.cli"]

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.build.builder import DEFAULT_PATH
-from dockyard.build.dockerfile import BIND_TO_PORT_LABEL, PORT
 from dockyard.errors import BuildError
+from dockyard.image.builder import DEFAULT_PATH
+from dockyard.image.dockerfile import BIND_TO_PORT_LABEL, PORT
 
 
 @dataclass(frozen=True, slots=True)

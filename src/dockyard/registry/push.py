@@ -16,11 +16,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dockyard.build.engine import connect, docker_errors
+from dockyard.containers.engine import connect, docker_errors
 from dockyard.errors import ContainerError, DockyardError, RegistryError, UsageError
 
 if TYPE_CHECKING:
-    from dockyard.build.ecr import EcrRepository
+    from dockyard.registry.ecr import EcrRepository
 
 # Docker's reference grammar (distribution/reference), restricted to what a push target needs.
 _DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
@@ -161,7 +161,7 @@ def push_to_ecr(
     cannot take layer uploads. ``endpoint_url`` (default: $DOCKYARD_AWS_ENDPOINT_URL) points the AWS
     API calls at an emulator. Leave all three unset for AWS.
     """
-    from dockyard.build.ecr import Ecr, validate_repository_name
+    from dockyard.registry.ecr import Ecr, validate_repository_name
 
     source = parse_image_name(image)
     name, tag = _ecr_name(repository, source, image)

@@ -15,11 +15,11 @@ import docker
 import docker.errors
 import pytest
 
-from dockyard.build.ecr import Ecr, decode_token, validate_repository_name
-from dockyard.build.push import LayerProgress, push_to_ecr
 from dockyard.errors import RegistryError, UsageError
+from dockyard.registry.ecr import Ecr, decode_token, validate_repository_name
+from dockyard.registry.push import LayerProgress, push_to_ecr
 from tests.aws_fixtures import ECR_PASSWORD, ECR_USERNAME, MOTO_ACCOUNT, REGION, MotoIam
-from tests.build.push_images import TinyImage, delete_manifest, manifest_digest, pull_by_digest, tiny_image
+from tests.push_images import TinyImage, delete_manifest, manifest_digest, pull_by_digest, tiny_image
 
 CREDENTIALS_HINT = (
     "configure them with `aws configure`, the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "

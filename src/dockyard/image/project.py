@@ -8,7 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.build.builder import (
+from dockyard.config import CONFIG_FILE, ProjectConfig
+from dockyard.errors import ConfigError, UsageError
+from dockyard.image.builder import (
     BuiltImage,
     ImageBuilder,
     Progress,
@@ -16,10 +18,8 @@ from dockyard.build.builder import (
     normalize_architecture,
     platform_architecture,
 )
-from dockyard.build.context import assemble, user_dockerfile
-from dockyard.build.user_image import review
-from dockyard.config import CONFIG_FILE, ProjectConfig
-from dockyard.errors import ConfigError, UsageError
+from dockyard.image.context import assemble, user_dockerfile
+from dockyard.image.user_image import review
 
 # Docker's reference grammar, simplified: [host[:port]/]path[:tag], lowercase path components.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"

@@ -31,7 +31,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from dockyard.build.engine import connect, docker_errors
+from dockyard.containers.engine import connect, docker_errors
 from dockyard.errors import ContainerError, DockyardError, UsageError
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class LocalContainer:
         if model.is_dir():
             return model.resolve()
         if model.is_file() and model.name.endswith((".tar.gz", ".tgz")):
-            from dockyard.build.archive import unpack
+            from dockyard.archive import unpack
 
             self._tempdir = Path(tempfile.mkdtemp(prefix="dockyard-model-"))
             unpack(model, self._tempdir / "model")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.build.dockerfile import DockerfileSpec, check_env_name, env_value, render
+from dockyard.image.dockerfile import DockerfileSpec, check_env_name, env_value, render
 
 FULL = DockerfileSpec(
     project="iris",

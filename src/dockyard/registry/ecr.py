@@ -1,6 +1,6 @@
 """Amazon ECR through boto3: the account, the region, the repository (created when missing), a login.
 
-The only module in build/ that imports boto3; :func:`aws_errors` is where botocore's exceptions become
+The only module in registry/ that imports boto3; :func:`aws_errors` is where botocore's exceptions become
 dockyard errors, each one sentence saying what to do.
 
 ``DOCKYARD_AWS_ENDPOINT_URL`` (or the ``endpoint_url`` argument) sends the STS and ECR API calls to an

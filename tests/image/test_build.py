@@ -34,11 +34,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sklearn.linear_model import LogisticRegression
 
-from dockyard.build.builder import Step, architecture_warning, platform_architecture, split_tag
-from dockyard.build.project import ProjectBuild, build_project, check_tags, render_project
-from dockyard.build.user_image import review
 from dockyard.config import load_config
 from dockyard.errors import BuildError
+from dockyard.image.builder import Step, architecture_warning, platform_architecture, split_tag
+from dockyard.image.project import ProjectBuild, build_project, check_tags, render_project
+from dockyard.image.user_image import review
 
 PREFIX = "dy-build-"
 REPOSITORY = "dy-build-test"
@@ -234,7 +234,7 @@ def test_dockyard_check_passes_the_built_image(
     sklearn_project: SklearnProject,
     docker_client: docker.DockerClient,
 ) -> None:
-    from dockyard.build.check import CheckOptions, Sample, Status, check_image
+    from dockyard.image.check import CheckOptions, Sample, Status, check_image
 
     built, _ = sklearn_build
     sample = Sample(json.dumps(sklearn_project.rows).encode(), "application/json")
@@ -312,7 +312,7 @@ def test_venv_holds_the_server_and_the_requirements_only(
         "python",
         "-c",
         "import importlib.util as u; "
-        "print([u.find_spec(m) is None for m in ('dockyard.cli', 'dockyard.build')])",
+        "print([u.find_spec(m) is None for m in ('dockyard.cli', 'dockyard.image')])",
     )
     assert modules.strip() == "[True, True]"
 

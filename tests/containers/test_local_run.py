@@ -19,11 +19,11 @@ import docker
 import httpx
 import pytest
 
-from dockyard.build.archive import pack
-from dockyard.build.local_run import LocalContainer, RunSpec
+from dockyard.archive import pack
 from dockyard.cli.run import default_port
+from dockyard.containers.local_run import LocalContainer, RunSpec
 from dockyard.errors import ArchiveError, ContainerError, UsageError
-from tests.build.fixture_images import (
+from tests.fixture_images import (
     PREDICTION,
     PREFIX,
     SAMPLE,
