@@ -180,12 +180,6 @@ def container_spec(definition: dict[str, Any], environment: dict[str, str]) -> C
 
 def _check_local_variant(variant: dict[str, Any]) -> None:
     name = variant["VariantName"]
-    if variant.get("ServerlessConfig") is not None:
-        raise ValidationException(
-            f'Production variant "{name}" is serverless (ServerlessConfig): serverless endpoints are not '
-            "supported by the local SageMaker (dockyard emulator); give it an InstanceType and an "
-            "InitialInstanceCount."
-        )
     if not variant.get("InstanceType") or not variant.get("InitialInstanceCount"):
         raise ValidationException(
             f'Production variant "{name}" must specify InstanceType and InitialInstanceCount.'

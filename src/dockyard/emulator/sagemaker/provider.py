@@ -20,6 +20,7 @@ from dockyard.emulator.sagemaker.endpoints import EndpointOps
 from dockyard.emulator.sagemaker.models import ModelOps
 from dockyard.emulator.sagemaker.registry import RegistryOps
 from dockyard.emulator.sagemaker.store import Store
+from dockyard.emulator.sagemaker.support import refuse_unsupported
 from dockyard.emulator.sagemaker.tags import TagOps
 
 Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
@@ -72,6 +73,7 @@ class SageMakerProvider:
                 f"The operation {operation} is not supported by the local SageMaker (dockyard emulator); "
                 f"use SageMaker itself (--target aws) for it. Supported: {', '.join(self.operations)}."
             )
+        refuse_unsupported(operation, params)
         return handler(ctx, params)
 
     def resume(self) -> None:
