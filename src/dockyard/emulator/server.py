@@ -32,7 +32,9 @@ from dockyard.emulator.errors import (
     ValidationError,
     ValidationException,
 )
+from dockyard.emulator.routing import Router
 from dockyard.emulator.runtime.invoke import Runtime
+from dockyard.emulator.sagemaker.fleet_reports import FleetReports
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
@@ -64,7 +66,12 @@ class PayloadTooLarge(ValidationError):
 
 @dataclass(frozen=True)
 class Components:
-    """What one emulator process runs; built and torn down together."""
+    """What one emulator process runs; built and torn down together.
+
+    Each part gets what it uses here, and data flows one way: requests -> provider -> fleet (the
+    reconciler) -> fleet reports -> store; the fleet writes the routing table, the runtime reads it and
+    asks the provider for endpoint statuses. Nothing is bound after construction.
+    """
 
     store: Store
     reconciler: Reconciler
@@ -75,10 +82,12 @@ class Components:
     def build(cls, settings: EmulatorSettings) -> Components:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.database)
-        reconciler = Reconciler(settings.state_dir, s3_endpoint_url=settings.s3_endpoint_url)
+        router = Router()
+        reconciler = Reconciler(
+            settings.state_dir, router, FleetReports(store), s3_endpoint_url=settings.s3_endpoint_url
+        )
         provider = SageMakerProvider(store, reconciler)
-        reconciler.bind(provider)
-        runtime = Runtime(reconciler, provider.endpoint_status)
+        runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable)
         return cls(store, reconciler, provider, runtime)
 
     def start(self) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dockyard.emulator.context import ResourceKey
+
 DEFAULT_STARTUP_TIMEOUT = 600  # seconds; SageMaker's default ContainerStartupHealthCheckTimeoutInSeconds
 
 
@@ -59,6 +61,10 @@ class DeploymentSpec:
     account: str
     region: str
 
+    @property
+    def endpoint(self) -> ResourceKey:
+        return ResourceKey(self.account, self.region, self.endpoint_name)
+
 
 @dataclass(frozen=True)
 class InstanceView:
@@ -90,8 +96,8 @@ class FleetEvents(Protocol):
     def deployment_failed(self, spec: DeploymentSpec, reason: str) -> None:
         """``spec`` could not be brought up; traffic stays on the previous deployment, if any."""
 
-    def endpoint_removed(self, endpoint_name: str) -> None:
-        """Every container of the endpoint is stopped and removed."""
+    def endpoint_removed(self, endpoint: ResourceKey) -> None:
+        """Every container of ``endpoint`` is stopped and removed."""
 
 
 class Fleet(Protocol):
@@ -103,8 +109,8 @@ class Fleet(Protocol):
         (only weights or counts changed: in place). Containers left by an earlier emulator process
         for the same spec are adopted, not restarted."""
 
-    def remove(self, endpoint_name: str) -> None:
+    def remove(self, endpoint: ResourceKey) -> None:
         """Stop and remove the endpoint's containers."""
 
-    def view(self, endpoint_name: str) -> tuple[VariantView, ...]:
-        """The variants currently serving ``endpoint_name`` (empty when nothing runs)."""
+    def view(self, endpoint: ResourceKey) -> tuple[VariantView, ...]:
+        """The variants currently serving ``endpoint`` (empty when nothing runs)."""

@@ -6,7 +6,6 @@ an unversioned one (ModelPackageName) under its own name. Only an Approved versi
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -51,10 +50,10 @@ def _bare_name(ref: str) -> str:
 
 
 class RegistryOps:
-    def __init__(self, store: Store, clock: Callable[[], float], lock: threading.RLock) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
         self.store = store
         self.clock = clock
-        self.lock = lock  # version numbers are read, then written
+        self.lock = store.changing  # version numbers are read, then written
 
     # ---- groups ------------------------------------------------------------------------------
 
