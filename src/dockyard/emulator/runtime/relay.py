@@ -202,8 +202,9 @@ class Pool:
         self, origin: tuple[str, int], path: str, headers: dict[str, str], body: bytes
     ) -> Response:
         """The whole answer; the caller bounds the time (a timeout closes the connection)."""
+        request = _request(origin, path, headers, body)  # a bad header fails before a connection is taken
         connection, reused = await self._acquire(origin)
-        exchange = connection.send(_request(origin, path, headers, body), body, streaming=False)
+        exchange = connection.send(request, body, streaming=False)
         try:
             await exchange.done
         except BaseException as exc:
@@ -219,8 +220,9 @@ class Pool:
         self, origin: tuple[str, int], path: str, headers: dict[str, str], body: bytes
     ) -> tuple[Response, AsyncGenerator[bytes, None]]:
         """The status and headers, then the body's chunks as they come."""
+        request = _request(origin, path, headers, body)
         connection, reused = await self._acquire(origin)
-        exchange = connection.send(_request(origin, path, headers, body), body, streaming=True)
+        exchange = connection.send(request, body, streaming=True)
         try:
             head = await exchange.head
         except BaseException as exc:
