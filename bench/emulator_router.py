@@ -55,7 +55,7 @@ from tests.emulator.runtime.fleet_kit import (  # noqa: E402
 )
 from tests.fixture_images import build_fixture_image, remove_fixture_images  # noqa: E402
 
-from dockyard.emulator.context import RequestContext  # noqa: E402
+from dockyard.emulator.context import Caller  # noqa: E402
 from dockyard.emulator.errors import ServiceError  # noqa: E402
 from dockyard.emulator.runtime.invoke import Runtime  # noqa: E402
 from dockyard.emulator.sagemaker.instances import LABEL_EMULATOR, LABEL_ENDPOINT, emulator_id  # noqa: E402
@@ -106,7 +106,7 @@ class RuntimeApp:
             if header in headers:
                 params[member] = headers[header].decode()
         try:
-            result = await self.runtime.invoke(RequestContext(), params)
+            result = await self.runtime.invoke(Caller(), params)
             status, payload = 200, result["Body"]
             out = [
                 (b"content-type", str(result.get("ContentType", "")).encode()),

@@ -22,7 +22,9 @@ class ResourceKey:
 
 
 @dataclass(frozen=True)
-class RequestContext:
+class Caller:
+    """Who is asking, per request: the account and region (from the request's signature) and its id."""
+
     account: str = DEFAULT_ACCOUNT
     region: str = DEFAULT_REGION
     request_id: str = ""

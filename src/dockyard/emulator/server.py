@@ -24,7 +24,7 @@ import orjson
 from dockyard.emulator.aws.eventstream import encode_event, encode_exception
 from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
-from dockyard.emulator.context import DEFAULT_REGION, RequestContext
+from dockyard.emulator.context import DEFAULT_REGION, Caller
 from dockyard.emulator.errors import (
     InternalFailure,
     InternalStreamFailure,
@@ -120,7 +120,7 @@ class EmulatorApp:
         method: str = scope["method"]
         headers = _headers(scope)
         request_id = f"{_ID_PREFIX}{next(_ids):012x}"
-        ctx = RequestContext(self.settings.account, _region(headers), request_id)
+        ctx = Caller(self.settings.account, _region(headers), request_id)
         if path.startswith("/endpoints/"):
             # The protocol decodes the endpoint-name label itself: give it the path as sent.
             raw: bytes = scope.get("raw_path") or path.encode()
@@ -175,9 +175,7 @@ class EmulatorApp:
 
     # ---- control plane -----------------------------------------------------------------------
 
-    async def _control(
-        self, ctx: RequestContext, headers: dict[str, str], receive: Receive, send: Send
-    ) -> None:
+    async def _control(self, ctx: Caller, headers: dict[str, str], receive: Receive, send: Send) -> None:
         try:
             body = await _read_body(receive, MAX_CONTROL_BODY)
             operation, params = self.control.parse(headers.get("x-amz-target"), body)
@@ -201,7 +199,7 @@ class EmulatorApp:
             payload,
         )
 
-    async def _send_control_error(self, send: Send, error: ServiceError, ctx: RequestContext) -> None:
+    async def _send_control_error(self, send: Send, error: ServiceError, ctx: Caller) -> None:
         status, headers, body = self.control.error_response(error)
         await _send(send, status, [*headers, (b"x-amzn-requestid", ctx.request_id.encode())], body)
 
@@ -209,7 +207,7 @@ class EmulatorApp:
 
     async def _runtime(
         self,
-        ctx: RequestContext,
+        ctx: Caller,
         method: str,
         path: str,
         headers: dict[str, str],
@@ -246,7 +244,7 @@ class EmulatorApp:
         operation: str,
         head: dict[str, Any],
         chunks: AsyncIterator[bytes],
-        ctx: RequestContext,
+        ctx: Caller,
     ) -> None:
         status, headers = self.runtime_protocol.stream_head(operation, head)
         headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
@@ -270,7 +268,7 @@ class EmulatorApp:
             await send({"type": "http.response.body", "body": encode_exception(failure), "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _send_runtime_error(self, send: Send, error: ServiceError, ctx: RequestContext) -> None:
+    async def _send_runtime_error(self, send: Send, error: ServiceError, ctx: Caller) -> None:
         status, headers, body = self.runtime_protocol.error_response(error)
         headers = [*headers, (b"x-amzn-requestid", ctx.request_id.encode())]
         if status == PayloadTooLarge.status:

@@ -1,8 +1,9 @@
 """``dockyard logs ENDPOINT [--follow]``: the endpoint's container logs, per variant and instance.
 
 Local: the emulator writes ``<state_dir>/logs/<account>/<region>/<endpoint>/<variant>/<instance>.log``;
-they are read here directly (the emulator serves one account: the region picks the endpoint). AWS: CloudWatch Logs, group ``/aws/sagemaker/Endpoints/<endpoint>``, one stream per
-instance (``<variant>/<instance id>``).
+they are read here directly (the emulator serves one account: the region picks the endpoint).
+AWS: CloudWatch Logs, group ``/aws/sagemaker/Endpoints/<endpoint>``, one stream per instance
+(``<variant>/<instance id>``).
 """
 
 from __future__ import annotations

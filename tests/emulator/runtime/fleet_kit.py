@@ -19,7 +19,7 @@ from dockyard.archive import pack
 from dockyard.emulator.context import DEFAULT_ACCOUNT, DEFAULT_REGION, ResourceKey
 from dockyard.emulator.routing import Router
 from dockyard.emulator.runtime.invoke import EndpointStatus, Runtime
-from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec, VariantSpec
+from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec, VariantDeployment
 from dockyard.emulator.sagemaker.instances import LABEL_EMULATOR
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from tests.fixture_images import build_fixture_image, write_model
@@ -99,9 +99,9 @@ def variant(
     weight: float = 1.0,
     timeout: int = 60,
     environment: dict[str, str] | None = None,
-) -> VariantSpec:
+) -> VariantDeployment:
     container = ContainerSpec(image=image, model_data_url=model_url, environment=environment or {})
-    return VariantSpec(
+    return VariantDeployment(
         name=name,
         model_name=f"model-{name}",
         container=container,
@@ -114,7 +114,7 @@ def variant(
 
 def deployment(
     endpoint: str,
-    *variants: VariantSpec,
+    *variants: VariantDeployment,
     config: str = "config-1",
     account: str = DEFAULT_ACCOUNT,
     region: str = DEFAULT_REGION,

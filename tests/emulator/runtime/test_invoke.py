@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from dockyard.emulator.context import RequestContext, ResourceKey
+from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ModelError, ServiceError, ServiceUnavailable, ValidationError
 from dockyard.emulator.routing import EndpointRoute, Instance, Router, VariantRoute
 from dockyard.emulator.runtime.invoke import Runtime
 
-CTX = RequestContext("123456789012", "eu-west-1", "req-1")
+CTX = Caller("123456789012", "eu-west-1", "req-1")
 LOG_GROUP = "/aws/sagemaker/Endpoints/ep"
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ValidationException
-from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec, VariantSpec
+from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec, VariantDeployment
 from tests.emulator.sagemaker.control_plane import CTX, IMAGE, OTHER_REGION, PREFIX, ControlPlane
 
 ARN = f"{PREFIX}:endpoint/ep"
@@ -38,7 +38,7 @@ def test_create_builds_the_deployment_spec_and_goes_in_service(cp: ControlPlane)
             endpoint_arn=ARN,
             config_name="cfg1",
             variants=(
-                VariantSpec(
+                VariantDeployment(
                     name="v0",
                     model_name="m1",
                     container=ContainerSpec(IMAGE, model_data_url="s3://dy-cp/m1/model.tar.gz"),
@@ -294,7 +294,7 @@ def test_endpoint_waiters_see_what_they_wait_for(cp: ControlPlane) -> None:
 
 
 def test_one_endpoint_name_in_two_regions_and_two_accounts(cp: ControlPlane) -> None:
-    other_account = RequestContext("444455556666", CTX.region, "req-3")
+    other_account = Caller("444455556666", CTX.region, "req-3")
     contexts = (CTX, OTHER_REGION, other_account)
     for ctx in contexts:
         if ctx is CTX:  # the fixture made its model and config

@@ -13,7 +13,7 @@ import docker
 import httpx
 import pytest
 
-from dockyard.emulator.context import DEFAULT_ACCOUNT, DEFAULT_REGION, RequestContext
+from dockyard.emulator.context import DEFAULT_ACCOUNT, DEFAULT_REGION, Caller
 from dockyard.emulator.runtime.invoke import EndpointStatus, Runtime
 from dockyard.emulator.sagemaker.instances import LABEL_ENDPOINT, LABEL_SPEC, LABEL_VARIANT
 from dockyard.emulator.sagemaker.reconciler import Reconciler
@@ -57,9 +57,7 @@ async def invoke_many(
         while not until():
             sent = time.monotonic()
             try:
-                result = await runtime.invoke(
-                    RequestContext(), {"EndpointName": endpoint, "Body": SAMPLE, **CSV}
-                )
+                result = await runtime.invoke(Caller(), {"EndpointName": endpoint, "Body": SAMPLE, **CSV})
                 answers.append(Answer(sent, time.monotonic(), result["Body"].decode()))
             except Exception as exc:
                 failures.append(exc)
@@ -103,9 +101,7 @@ def test_create_serves_then_remove_leaves_nothing(
     async def call() -> dict[str, Any]:
         runtime = runtime_of(fleet, serving())
         try:
-            return await runtime.invoke(
-                RequestContext(), {"EndpointName": "dy-create", "Body": SAMPLE, **CSV}
-            )
+            return await runtime.invoke(Caller(), {"EndpointName": "dy-create", "Body": SAMPLE, **CSV})
         finally:
             await runtime.aclose()
 
@@ -246,9 +242,7 @@ def test_failed_update_keeps_the_old_fleet(
     async def call() -> dict[str, Any]:
         runtime = runtime_of(fleet, serving())
         try:
-            return await runtime.invoke(
-                RequestContext(), {"EndpointName": "dy-keep", "Body": b"1,2\n", **CSV}
-            )
+            return await runtime.invoke(Caller(), {"EndpointName": "dy-keep", "Body": b"1,2\n", **CSV})
         finally:
             await runtime.aclose()
 
@@ -297,7 +291,7 @@ def test_a_dead_instance_is_replaced_and_never_routed_to(
             # Both instances hold pooled connections; then one dies, and requests keep coming.
             await invoke_many(runtime, "dy-heal", lambda: False, concurrency=0)
             for _ in range(8):
-                await runtime.invoke(RequestContext(), {"EndpointName": "dy-heal", "Body": SAMPLE, **CSV})
+                await runtime.invoke(Caller(), {"EndpointName": "dy-heal", "Body": SAMPLE, **CSV})
             await asyncio.to_thread(docker_client.containers.get(victim).kill)
             return await asyncio.wait_for(invoke_many(runtime, "dy-heal", replaced), 60)
         finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from dockyard.emulator.context import RequestContext, ResourceKey
+from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ValidationError
 from dockyard.emulator.sagemaker.deployment import DeploymentSpec
 from dockyard.emulator.sagemaker.instances import LABEL_ACCOUNT, LABEL_ENDPOINT, LABEL_REGION
@@ -58,7 +58,7 @@ def invoke(fleet: Reconciler, endpoint: ResourceKey, serving: set[ResourceKey]) 
     async def call() -> bytes:
         runtime = runtime_of(fleet, lambda key: "InService" if key in serving else None)
         try:
-            ctx = RequestContext(endpoint.account, endpoint.region, "req")
+            ctx = Caller(endpoint.account, endpoint.region, "req")
             result = await runtime.invoke(ctx, {"EndpointName": endpoint.name, "Body": b"1,2\n"})
             body: bytes = result["Body"]
             return body

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from dockyard.emulator.context import RequestContext, ResourceKey
+from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ModelError, ModelStreamError, ServiceUnavailable, ValidationError
 from dockyard.emulator.routing import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
 from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError, Response
@@ -87,7 +87,7 @@ class Runtime:
 
     # ---- InvokeEndpoint --------------------------------------------------------------------------
 
-    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def invoke(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         headers, body = _headers(params), params.get("Body") or b""
 
         def post(instance: Instance) -> Awaitable[Response]:
@@ -101,7 +101,7 @@ class Runtime:
         return _output(response.headers, variant.name, {"Body": response.body})
 
     async def invoke_stream(
-        self, ctx: RequestContext, params: dict[str, Any]
+        self, ctx: Caller, params: dict[str, Any]
     ) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
         headers, body = _headers(params), params.get("Body") or b""
 
@@ -120,7 +120,7 @@ class Runtime:
         return _output(response.headers, variant.name, {}), self._relay(chunks, instance)
 
     async def _send(
-        self, ctx: RequestContext, params: dict[str, Any], send: Callable[[Instance], Awaitable[T]]
+        self, ctx: Caller, params: dict[str, Any], send: Callable[[Instance], Awaitable[T]]
     ) -> tuple[VariantRoute, Instance, T]:
         """``send`` to a chosen instance, and to another one while nothing reached a model. On success
         the instance's request stays counted in ``outstanding``: the caller ends it."""
@@ -247,7 +247,7 @@ def log_group(name: str) -> str:
     return f"/aws/sagemaker/Endpoints/{name}"
 
 
-def _model_error(ctx: RequestContext, name: str, status: int | None, message: str) -> ModelError:
+def _model_error(ctx: Caller, name: str, status: int | None, message: str) -> ModelError:
     """SageMaker's ModelError for a container's answer (``status`` None: no answer in time)."""
     code = 0 if status is None else status
     kind = "client" if 400 <= code < 500 else "server"

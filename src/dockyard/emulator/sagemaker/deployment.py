@@ -30,7 +30,7 @@ class ContainerSpec:
 
 
 @dataclass(frozen=True)
-class VariantSpec:
+class VariantDeployment:
     name: str
     model_name: str
     container: ContainerSpec
@@ -39,7 +39,7 @@ class VariantSpec:
     weight: float = 1.0
     startup_timeout: int = DEFAULT_STARTUP_TIMEOUT
 
-    def same_fleet_as(self, other: VariantSpec) -> bool:
+    def same_fleet_as(self, other: VariantDeployment) -> bool:
         """True when only weight or instance count differ: the change can be applied in place."""
         return (
             self.name == other.name
@@ -57,7 +57,7 @@ class DeploymentSpec:
     endpoint_name: str
     endpoint_arn: str
     config_name: str
-    variants: tuple[VariantSpec, ...]
+    variants: tuple[VariantDeployment, ...]
     account: str
     region: str
 

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ValidationException
 from dockyard.emulator.sagemaker import converters
 from dockyard.emulator.sagemaker.deployment import (
     DEFAULT_STARTUP_TIMEOUT,
     DeploymentSpec,
     Fleet,
-    VariantSpec,
+    VariantDeployment,
 )
 from dockyard.emulator.sagemaker.domain import (
     CREATING,
@@ -65,7 +65,7 @@ class EndpointOps:
 
     # ---- operations --------------------------------------------------------------------------
 
-    def create_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def create_endpoint(self, ctx: Caller, params: dict[str, Any]) -> Result:
         name: str = params["EndpointName"]
         arn = ctx.arn("endpoint", name)
         with self.lock:
@@ -91,18 +91,18 @@ class EndpointOps:
         self.fleet.deploy(spec)
         return {"EndpointArn": arn}
 
-    def describe_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def describe_endpoint(self, ctx: Caller, params: dict[str, Any]) -> Result:
         endpoint = self.get(ctx, params["EndpointName"])
         return converters.endpoint_description(endpoint, self.fleet.view(endpoint.key))
 
-    def list_endpoints(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def list_endpoints(self, ctx: Caller, params: dict[str, Any]) -> Result:
         page = ENDPOINTS.page(self.store.all(Endpoint, ctx.account, ctx.region), params)
         return {
             "Endpoints": [converters.endpoint_summary(e) for e in page.items],
             "NextToken": page.next_token,
         }
 
-    def update_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def update_endpoint(self, ctx: Caller, params: dict[str, Any]) -> Result:
         with self.lock:
             endpoint = self.get(ctx, params["EndpointName"])
             config = self.models.get_config(ctx, params["EndpointConfigName"])
@@ -117,14 +117,14 @@ class EndpointOps:
         self.fleet.deploy(spec)
         return {"EndpointArn": endpoint.arn}
 
-    def update_endpoint_weights_and_capacities(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def update_endpoint_weights_and_capacities(self, ctx: Caller, params: dict[str, Any]) -> Result:
         with self.lock:
             endpoint = self.get(ctx, params["EndpointName"])
             endpoint.require(UPDATING)
             serving = endpoint.serving
             assert serving is not None  # an endpoint that may update (InService) has a deployment
             variants = {variant.name: variant for variant in serving.variants}
-            changes: dict[str, VariantSpec] = {}
+            changes: dict[str, VariantDeployment] = {}
             for desired in params["DesiredWeightsAndCapacities"]:
                 variant = variants.get(desired["VariantName"])
                 if variant is None:
@@ -149,27 +149,27 @@ class EndpointOps:
         self.fleet.deploy(spec)
         return {"EndpointArn": endpoint.arn}
 
-    def delete_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def delete_endpoint(self, ctx: Caller, params: dict[str, Any]) -> Result:
         with self.lock:
             endpoint = self.get(ctx, params["EndpointName"])
             self.store.put(endpoint.moved_to(DELETING, self.clock()))
         self.fleet.remove(endpoint.key)
         return {}
 
-    def get(self, ctx: RequestContext, name: str) -> Endpoint:
+    def get(self, ctx: Caller, name: str) -> Endpoint:
         endpoint = self.store.get(Endpoint, ctx.account, ctx.region, name)
         if endpoint is None:
             # A ValidationException, not ResourceNotFound: boto3's endpoint_deleted waiter waits for it.
             raise ValidationException(f'Could not find endpoint "{ctx.arn("endpoint", name)}".')
         return endpoint
 
-    def _spec(self, ctx: RequestContext, endpoint_name: str, config: EndpointConfig) -> DeploymentSpec:
+    def _spec(self, ctx: Caller, endpoint_name: str, config: EndpointConfig) -> DeploymentSpec:
         variants = []
         for variant in config.variants:
             model = self.models.get_model(ctx, variant["ModelName"])  # may be gone since the config
             weight = variant.get("InitialVariantWeight")
             variants.append(
-                VariantSpec(
+                VariantDeployment(
                     name=variant["VariantName"],
                     model_name=model.name,
                     container=model.container,

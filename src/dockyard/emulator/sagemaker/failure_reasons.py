@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dockyard.emulator.sagemaker.deployment import VariantSpec
+    from dockyard.emulator.sagemaker.deployment import VariantDeployment
 
 MAX_REASON = 1024  # DescribeEndpoint's FailureReason limit
 
@@ -42,7 +42,7 @@ def with_log_tail(reason: str, tail: str) -> str:
     return f"{reason} Last log lines: {tail[-room:]}"
 
 
-def cannot_start(variant: VariantSpec, detail: str) -> str:
+def cannot_start(variant: VariantDeployment, detail: str) -> str:
     return (
         f"CannotStartContainerError. Please ensure the model container for variant {variant.name} starts "
         f"correctly when invoked with 'docker run <image> serve'. {detail}"

@@ -34,7 +34,7 @@ from dockyard.containers.engine import docker_errors
 from dockyard.containers.local_run import LABEL_ROLE, LocalContainer, RunSpec, inspect_image
 from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.routing import Instance
-from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantSpec
+from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantDeployment
 from dockyard.emulator.sagemaker.failure_reasons import cannot_start, with_log_tail
 from dockyard.errors import DockyardError
 
@@ -75,7 +75,7 @@ def endpoint_log_dir(state_dir: Path, endpoint: ResourceKey) -> Path:
     return state_dir / "logs" / endpoint.account / endpoint.region / endpoint.name
 
 
-def variant_digest(endpoint_name: str, variant: VariantSpec) -> str:
+def variant_digest(endpoint_name: str, variant: VariantDeployment) -> str:
     """What makes a variant's containers interchangeable: everything but its weight and count."""
     fields = dataclasses.asdict(variant)
     fields.pop("weight")
@@ -136,7 +136,7 @@ class Containers:
 
     # ---- starting --------------------------------------------------------------------------------
 
-    def ensure_image(self, variant: VariantSpec) -> None:
+    def ensure_image(self, variant: VariantDeployment) -> None:
         """The variant's image is here, or is pulled; else SageMaker's missing-image reason."""
         image = variant.container.image
         try:
@@ -156,7 +156,7 @@ class Containers:
             ) from None
 
     def start(
-        self, spec: DeploymentSpec, variant: VariantSpec, model_dir: Path | None, digest: str
+        self, spec: DeploymentSpec, variant: VariantDeployment, model_dir: Path | None, digest: str
     ) -> FleetInstance:
         name = f"{self.prefix}{spec.endpoint_name}-{variant.name}-{secrets.token_hex(3)}"
         run = self._run_spec(spec, variant, model_dir, digest, name)
@@ -173,7 +173,7 @@ class Containers:
         return instance
 
     def adopt(
-        self, spec: DeploymentSpec, variant: VariantSpec, model_dir: Path | None, digest: str, name: str
+        self, spec: DeploymentSpec, variant: VariantDeployment, model_dir: Path | None, digest: str, name: str
     ) -> FleetInstance:
         box = LocalContainer.adopt(self._run_spec(spec, variant, model_dir, digest, name), self.client)
         instance = FleetInstance(box, Instance(name, box.url, healthy=False), variant.name, digest)
@@ -182,7 +182,7 @@ class Containers:
         return instance
 
     def _run_spec(
-        self, spec: DeploymentSpec, variant: VariantSpec, model_dir: Path | None, digest: str, name: str
+        self, spec: DeploymentSpec, variant: VariantDeployment, model_dir: Path | None, digest: str, name: str
     ) -> RunSpec:
         labels = {
             LABEL_ROLE: ROLE,
@@ -204,7 +204,7 @@ class Containers:
         )
 
     def wait_healthy(
-        self, instance: FleetInstance, variant: VariantSpec, cancelled: Callable[[], bool]
+        self, instance: FleetInstance, variant: VariantDeployment, cancelled: Callable[[], bool]
     ) -> None:
         """Poll /ping until 200 within the variant's startup window, as SageMaker does."""
         box = instance.box

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dockyard.emulator.context import RequestContext, ResourceKey
+from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import UnknownOperation
 from dockyard.emulator.sagemaker.deployment import Fleet
 from dockyard.emulator.sagemaker.domain import Endpoint
@@ -22,7 +22,7 @@ from dockyard.emulator.sagemaker.registry import RegistryOps
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.sagemaker.tags import TagOps
 
-Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+Operation = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 
 
 class SageMakerProvider:
@@ -62,7 +62,7 @@ class SageMakerProvider:
             "DeleteTags": tags.delete_tags,
         }
 
-    def handle(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, ctx: Caller, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = self.operations.get(operation)
         if handler is None:
             raise UnknownOperation(

@@ -38,7 +38,7 @@ from dockyard.emulator.sagemaker.deployment import (
     DeploymentSpec,
     FleetEvents,
     InstanceView,
-    VariantSpec,
+    VariantDeployment,
     VariantView,
 )
 from dockyard.emulator.sagemaker.instances import (
@@ -51,7 +51,7 @@ from dockyard.emulator.sagemaker.instances import (
     emulator_id,
     variant_digest,
 )
-from dockyard.emulator.sagemaker.model_data import ModelData, ModelDataError
+from dockyard.emulator.sagemaker.model_data import ModelDataCache, ModelDataError
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class Reconciler:
         self.state_dir = state_dir
         self.router = router
         self.events = events
-        self.model_data = ModelData(state_dir, s3_endpoint_url)
+        self.model_data = ModelDataCache(state_dir, s3_endpoint_url)
         self.containers = Containers(client_factory, state_dir, container_prefix, emulator_id(state_dir))
         self.monitor_interval = monitor_interval
         self.failure_threshold = failure_threshold
@@ -215,7 +215,7 @@ class Reconciler:
             current.updating = True
         leftovers = self.containers.labelled(name) if current is None else []
         kept: dict[str, list[FleetInstance]] = {}
-        started: list[tuple[FleetInstance, VariantSpec]] = []
+        started: list[tuple[FleetInstance, VariantDeployment]] = []
         try:
             available = current.all() if current is not None else []
             for variant in spec.variants:
@@ -268,13 +268,13 @@ class Reconciler:
         self.events.deployment_succeeded(spec)
 
     def _wait_all(
-        self, started: list[tuple[FleetInstance, VariantSpec]], cancelled: Callable[[], bool]
+        self, started: list[tuple[FleetInstance, VariantDeployment]], cancelled: Callable[[], bool]
     ) -> None:
         if not started:
             return
         failed = threading.Event()
 
-        def wait(item: tuple[FleetInstance, VariantSpec]) -> None:
+        def wait(item: tuple[FleetInstance, VariantDeployment]) -> None:
             self.containers.wait_healthy(item[0], item[1], lambda: cancelled() or failed.is_set())
 
         with ThreadPoolExecutor(max_workers=min(8, len(started))) as pool:
