@@ -31,6 +31,8 @@ class ContainerSpec:
 
 @dataclass(frozen=True)
 class VariantDeployment:
+    """One production variant of a deployment: what its containers run, and how many take what share."""
+
     name: str
     model_name: str
     container: ContainerSpec
@@ -38,16 +40,6 @@ class VariantDeployment:
     instance_count: int
     weight: float = 1.0
     startup_timeout: int = DEFAULT_STARTUP_TIMEOUT
-
-    def same_fleet_as(self, other: VariantDeployment) -> bool:
-        """True when only weight or instance count differ: the change can be applied in place."""
-        return (
-            self.name == other.name
-            and self.model_name == other.model_name
-            and self.container == other.container
-            and self.instance_type == other.instance_type
-            and self.startup_timeout == other.startup_timeout
-        )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +93,6 @@ class FleetInstance:
     variant: str
     digest: str
     failures: int = 0  # consecutive failed health checks
-    started_at: float = field(default_factory=time.monotonic)
 
     @property
     def name(self) -> str:
