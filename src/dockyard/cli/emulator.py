@@ -75,11 +75,11 @@ def down(
 
     stopped = stop(state_dir)
     if stop_endpoints:
-        from dockyard.emulator.sagemaker.reconciler import Reconciler
+        from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
         from dockyard.emulator.settings import EmulatorSettings
 
         settings = EmulatorSettings() if state_dir is None else EmulatorSettings(state_dir=state_dir)
-        Reconciler(settings.state_dir).stop_all()
+        remove_fleet_containers(settings.state_dir)
     if stopped is None:
         console.print("no emulator was running")
     else:

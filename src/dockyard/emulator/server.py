@@ -24,7 +24,7 @@ import orjson
 from dockyard.emulator.aws.eventstream import encode_event, encode_exception
 from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
-from dockyard.emulator.context import DEFAULT_REGION, RequestContext
+from dockyard.emulator.context import DEFAULT_REGION, Caller
 from dockyard.emulator.errors import (
     InternalFailure,
     InternalStreamFailure,
@@ -32,7 +32,9 @@ from dockyard.emulator.errors import (
     ValidationError,
     ValidationException,
 )
+from dockyard.emulator.routing import Router
 from dockyard.emulator.runtime.invoke import Runtime
+from dockyard.emulator.sagemaker.fleet_reports import FleetReports
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
@@ -64,7 +66,12 @@ class PayloadTooLarge(ValidationError):
 
 @dataclass(frozen=True)
 class Components:
-    """What one emulator process runs; built and torn down together."""
+    """What one emulator process runs; built and torn down together.
+
+    Each part gets what it uses here, and data flows one way: requests -> provider -> fleet (the
+    reconciler) -> fleet reports -> store; the fleet writes the routing table, the runtime reads it and
+    asks the provider for endpoint statuses. Nothing is bound after construction.
+    """
 
     store: Store
     reconciler: Reconciler
@@ -75,10 +82,12 @@ class Components:
     def build(cls, settings: EmulatorSettings) -> Components:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.database)
-        reconciler = Reconciler(settings.state_dir, s3_endpoint_url=settings.s3_endpoint_url)
+        router = Router()
+        reconciler = Reconciler(
+            settings.state_dir, router, FleetReports(store), s3_endpoint_url=settings.s3_endpoint_url
+        )
         provider = SageMakerProvider(store, reconciler)
-        reconciler.bind(provider)
-        runtime = Runtime(reconciler, provider.endpoint_status)
+        runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable)
         return cls(store, reconciler, provider, runtime)
 
     def start(self) -> None:
@@ -111,7 +120,7 @@ class EmulatorApp:
         method: str = scope["method"]
         headers = _headers(scope)
         request_id = f"{_ID_PREFIX}{next(_ids):012x}"
-        ctx = RequestContext(self.settings.account, _region(headers), request_id)
+        ctx = Caller(self.settings.account, _region(headers), request_id)
         if path.startswith("/endpoints/"):
             # The protocol decodes the endpoint-name label itself: give it the path as sent.
             raw: bytes = scope.get("raw_path") or path.encode()
@@ -166,9 +175,7 @@ class EmulatorApp:
 
     # ---- control plane -----------------------------------------------------------------------
 
-    async def _control(
-        self, ctx: RequestContext, headers: dict[str, str], receive: Receive, send: Send
-    ) -> None:
+    async def _control(self, ctx: Caller, headers: dict[str, str], receive: Receive, send: Send) -> None:
         try:
             body = await _read_body(receive, MAX_CONTROL_BODY)
             operation, params = self.control.parse(headers.get("x-amz-target"), body)
@@ -192,7 +199,7 @@ class EmulatorApp:
             payload,
         )
 
-    async def _send_control_error(self, send: Send, error: ServiceError, ctx: RequestContext) -> None:
+    async def _send_control_error(self, send: Send, error: ServiceError, ctx: Caller) -> None:
         status, headers, body = self.control.error_response(error)
         await _send(send, status, [*headers, (b"x-amzn-requestid", ctx.request_id.encode())], body)
 
@@ -200,7 +207,7 @@ class EmulatorApp:
 
     async def _runtime(
         self,
-        ctx: RequestContext,
+        ctx: Caller,
         method: str,
         path: str,
         headers: dict[str, str],
@@ -237,7 +244,7 @@ class EmulatorApp:
         operation: str,
         head: dict[str, Any],
         chunks: AsyncIterator[bytes],
-        ctx: RequestContext,
+        ctx: Caller,
     ) -> None:
         status, headers = self.runtime_protocol.stream_head(operation, head)
         headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
@@ -261,7 +268,7 @@ class EmulatorApp:
             await send({"type": "http.response.body", "body": encode_exception(failure), "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _send_runtime_error(self, send: Send, error: ServiceError, ctx: RequestContext) -> None:
+    async def _send_runtime_error(self, send: Send, error: ServiceError, ctx: Caller) -> None:
         status, headers, body = self.runtime_protocol.error_response(error)
         headers = [*headers, (b"x-amzn-requestid", ctx.request_id.encode())]
         if status == PayloadTooLarge.status:

@@ -53,7 +53,7 @@ def extract_failed(url: str, detail: str) -> ModelDataError:
     )
 
 
-class ModelData:
+class ModelDataCache:
     """Turns a :class:`ContainerSpec`'s model data into a local directory (thread-safe)."""
 
     def __init__(self, state_dir: Path, s3_endpoint_url: str | None = None) -> None:
