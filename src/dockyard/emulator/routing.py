@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, unquote
 
 # "Credential=AKID/20261125/eu-west-1/sagemaker/aws4_request" in the SigV4 Authorization header, or the
 # same scope (percent-encoded) in a presigned URL's X-Amz-Credential parameter.
-_HEADER_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
-_QUERY_SCOPE = re.compile(r"^[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
+_HEADER_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
+_QUERY_SCOPE = re.compile(r"^([^/]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
 _CBOR_PATH = re.compile(r"^/service/([A-Za-z0-9_.]+)/operation/([A-Za-z0-9_]+)$")
 _FORM = "application/x-www-form-urlencoded"
 
@@ -40,8 +40,9 @@ class Protocol(Enum):
 
 @dataclass(frozen=True)
 class Scope:
-    """The SigV4 credential scope's region and service, when the request is signed."""
+    """The SigV4 credential scope's access key, region and service, when the request is signed."""
 
+    access_key: str
     region: str
     service: str
 
@@ -61,7 +62,7 @@ def signing_scope(headers: Mapping[str, str], query_string: str) -> Scope | None
     if found is None and "X-Amz-Credential" in query_string:
         credential = parse_qs(query_string).get("X-Amz-Credential", [""])[0]
         found = _QUERY_SCOPE.match(unquote(credential))
-    return Scope(found.group(1), found.group(2)) if found else None
+    return Scope(found.group(1), found.group(2), found.group(3)) if found else None
 
 
 def classify(

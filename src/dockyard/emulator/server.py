@@ -18,7 +18,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,7 +28,6 @@ from dockyard.emulator.aws import unserved
 from dockyard.emulator.aws.eventstream import encode_event, encode_exception
 from dockyard.emulator.aws.json_protocol import CONTENT_TYPE as CONTENT_TYPE_JSON
 from dockyard.emulator.aws.json_protocol import JsonProtocol
-from dockyard.emulator.aws.query_protocol import QueryProtocol
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
 from dockyard.emulator.context import DEFAULT_REGION, RequestContext
 from dockyard.emulator.errors import (
@@ -40,9 +39,17 @@ from dockyard.emulator.errors import (
 )
 from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, Route, classify, signing_scope
 from dockyard.emulator.runtime.invoke import Runtime
+from dockyard.emulator.sagemaker.domain import (
+    Endpoint,
+    EndpointConfig,
+    Model,
+    ModelPackage,
+    ModelPackageGroup,
+)
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
+from dockyard.emulator.services import AwsServices, JsonService, QueryService
 from dockyard.emulator.settings import STATUS_PATH, EmulatorSettings
 
 log = logging.getLogger("dockyard.emulator")
@@ -62,22 +69,8 @@ _ids = itertools.count(1)
 _STREAMING_OPERATIONS = frozenset({"InvokeEndpointWithResponseStream"})
 
 
-# An operation of a JSON or query service: (who, operation, params) -> result keyed as the output shape.
-Handler = Callable[[RequestContext, str, dict[str, Any]], Mapping[str, Any]]
 # A service that reads its own requests (S3 streams bodies to disk): plain ASGI plus the context.
 RawHandler = Callable[[RequestContext, Scope, Receive, Send], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class JsonService:
-    protocol: JsonProtocol
-    handle: Handler
-
-
-@dataclass(frozen=True)
-class QueryService:
-    protocol: QueryProtocol
-    handle: Handler
 
 
 class PayloadTooLarge(ValidationError):
@@ -93,9 +86,8 @@ class Components:
     reconciler: Reconciler
     provider: SageMakerProvider
     runtime: Runtime
-    # The services beside SageMaker: JSON ones by target prefix, query ones by SigV4 scope service.
-    json_services: dict[str, JsonService] = field(default_factory=dict)
-    query_services: dict[str, QueryService] = field(default_factory=dict)
+    # The services beside SageMaker (ECR, Logs, STS, IAM), and S3, which reads its own bodies.
+    aws: AwsServices | None = None
     s3: RawHandler | None = None
 
     @classmethod
@@ -106,7 +98,7 @@ class Components:
         provider = SageMakerProvider(store, reconciler)
         reconciler.bind(provider)
         runtime = Runtime(reconciler, provider.endpoint_status)
-        return cls(store, reconciler, provider, runtime)
+        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings))
 
     def start(self) -> None:
         self.reconciler.start()
@@ -116,6 +108,28 @@ class Components:
         await self.runtime.aclose()
         self.reconciler.close()
         self.store.close()
+        if self.aws is not None:
+            self.aws.close()
+
+    def holdings(self) -> dict[str, Any]:
+        """What each service holds (counts), for ``dockyard emulator status``."""
+        sagemaker = {
+            label: len(self.store.everywhere(kind))
+            for label, kind in (
+                ("endpoints", Endpoint),
+                ("endpoint_configs", EndpointConfig),
+                ("models", Model),
+                ("model_package_groups", ModelPackageGroup),
+                ("model_packages", ModelPackage),
+            )
+        }
+        held: dict[str, Any] = {"sagemaker": sagemaker}
+        if self.aws is not None:
+            held.update(self.aws.status())
+        counts = getattr(self.s3, "status", None)
+        if callable(counts):
+            held["s3"] = counts()
+        return held
 
 
 class EmulatorApp:
@@ -137,13 +151,28 @@ class EmulatorApp:
         path: str = scope["path"]
         method: str = scope["method"]
         if path == STATUS_PATH and method == "GET":
-            await _send(send, 200, [(b"content-type", b"application/json")], orjson.dumps(self._status()))
+            answer = self._status()
+            if (
+                self._started
+                and self.components is not None
+                and "services" in scope.get("query_string", b"").decode()
+            ):
+                try:
+                    answer["services"] = await asyncio.to_thread(self.components.holdings)
+                except Exception as exc:  # the status must answer even when a count fails
+                    answer["services"] = {"error": str(exc)}
+            await _send(send, 200, [(b"content-type", b"application/json")], orjson.dumps(answer))
             return
         headers = _headers(scope)
         query_string = scope.get("query_string", b"").decode("latin-1")
         signed = signing_scope(headers, query_string)
         request_id = f"{_ID_PREFIX}{next(_ids):012x}"
-        ctx = RequestContext(self.settings.account, signed.region if signed else DEFAULT_REGION, request_id)
+        ctx = RequestContext(
+            self.settings.account,
+            signed.region if signed else DEFAULT_REGION,
+            request_id,
+            signed.access_key if signed else "",
+        )
         route = classify(method, path, headers, query_string, signed)
         if route.protocol is Protocol.REST and route.service == "sagemaker-runtime":
             # The protocol decodes the endpoint-name label itself: give it the path as sent.
@@ -206,11 +235,13 @@ class EmulatorApp:
 
     @property
     def _json_services(self) -> Mapping[str, JsonService]:
-        return self.components.json_services if self.components is not None else {}
+        aws = self.components.aws if self.components is not None else None
+        return aws.json if aws is not None else {}
 
     @property
     def _query_services(self) -> Mapping[str, QueryService]:
-        return self.components.query_services if self.components is not None else {}
+        aws = self.components.aws if self.components is not None else None
+        return aws.query if aws is not None else {}
 
     @property
     def _s3(self) -> RawHandler | None:

@@ -20,7 +20,7 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 from dockyard.emulator.aws.json_values import parse_timestamp
 from dockyard.emulator.aws.service_models import service_model
 from dockyard.emulator.aws.validate import validate
-from dockyard.emulator.errors import ServiceError, ValidationException
+from dockyard.emulator.errors import ServiceError, ValidationError, ValidationException
 
 CONTENT_TYPE = b"text/xml"
 # A tree of form keys split on '.': {"Tags": {"member": {"1": {"Key": "k"}}}}; leaves are the text.
@@ -61,11 +61,14 @@ class QueryProtocol:
             for part in parents:
                 child = node.setdefault(part, {})
                 if not isinstance(child, dict):
-                    raise ValidationException(f"The parameter {key} conflicts with another parameter")
+                    raise ValidationError(f"The parameter {key} conflicts with another parameter")
                 node = child
             node[leaf] = value
         params: dict[str, Any] = _decode_structure(shape, tree)
-        validate(shape, params)
+        try:
+            validate(shape, params)
+        except ValidationException as exc:
+            raise ValidationError(exc.message) from None  # query services spell it ValidationError
         return operation, params
 
     def serialize(self, operation: str, result: Mapping[str, Any], request_id: str) -> bytes:
@@ -171,7 +174,7 @@ def _scalar(shape: Shape, text: Any) -> Any:
         try:
             return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise ValidationException(f"Base64 encoded value expected for {shape.name}") from exc
+            raise ValidationError(f"Base64 encoded value expected for {shape.name}") from exc
     return text
 
 
