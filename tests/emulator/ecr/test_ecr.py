@@ -152,7 +152,8 @@ def test_aws_cli_and_pagination_and_token(emulator: EmulatorProcess, repository:
     ] == names
     [data] = ecr.get_authorization_token()["authorizationData"]
     user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
-    assert user == "AWS" and password
+    assert user == "AWS"
+    assert password
     assert data["proxyEndpoint"] == f"https://{REGISTRY}"
     for name in names:
         ecr.delete_repository(repositoryName=name)

@@ -31,8 +31,10 @@ def test_caller_identity_is_the_configured_account(emulator: EmulatorProcess) ->
 def test_assumed_role_credentials_work_and_say_who_they_are(emulator: EmulatorProcess) -> None:
     answer = emulator.client("sts").assume_role(RoleArn=ROLE, RoleSessionName="notebook", DurationSeconds=900)
     credentials = answer["Credentials"]
-    assert credentials["AccessKeyId"].startswith("ASIA") and len(credentials["AccessKeyId"]) == 20
-    assert len(credentials["SecretAccessKey"]) == 40 and credentials["SessionToken"]
+    assert credentials["AccessKeyId"].startswith("ASIA")
+    assert len(credentials["AccessKeyId"]) == 20
+    assert len(credentials["SecretAccessKey"]) == 40
+    assert credentials["SessionToken"]
     arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/SageMakerExecution/notebook"
     assert answer["AssumedRoleUser"]["Arn"] == arn
     assert answer["AssumedRoleUser"]["AssumedRoleId"].startswith("AROA")
@@ -84,8 +86,8 @@ def test_sts_refuses_what_it_does_not_honour(emulator: EmulatorProcess) -> None:
         sts.decode_authorization_message(EncodedMessage="x")
     assert _error(unserved) == (
         "ValidationError",
-        "The operation DecodeAuthorizationMessage of AWS Security Token Service is not supported by the local "
-        "target (dockyard emulator); supported: GetCallerIdentity, AssumeRole, GetSessionToken.",
+        "The operation DecodeAuthorizationMessage of AWS Security Token Service is not supported by the "
+        "local target (dockyard emulator); supported: GetCallerIdentity, AssumeRole, GetSessionToken.",
         400,
     )
 
@@ -93,7 +95,8 @@ def test_sts_refuses_what_it_does_not_honour(emulator: EmulatorProcess) -> None:
 def test_iam_get_role_synthesizes_the_role(emulator: EmulatorProcess) -> None:
     role = emulator.client("iam").get_role(RoleName="SageMakerExecution")["Role"]
     assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecution"
-    assert role["RoleId"].startswith("AROA") and len(role["RoleId"]) == 21
+    assert role["RoleId"].startswith("AROA")
+    assert len(role["RoleId"]) == 21
     statement = role["AssumeRolePolicyDocument"]["Statement"][0]
     assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
     assert (
