@@ -91,14 +91,14 @@ class LogsProvider:
         groups = [
             {
                 "logGroupName": name,
-                "creationTime": int(directory.stat().st_ctime * 1000),
+                "creationTime": int(min(d.stat().st_ctime for d in directories) * 1000),
                 "metricFilterCount": 0,
                 "arn": self._arn(ctx, name) + ":*",
                 "logGroupArn": self._arn(ctx, name),
-                "storedBytes": sum(path.stat().st_size for path in directory.glob("*/*.log")),
+                "storedBytes": sum(p.stat().st_size for d in directories for p in d.glob("*/*.log")),
                 "logGroupClass": "STANDARD",
             }
-            for name, directory in self.files.groups(ctx.account, ctx.region)
+            for name, directories in self.files.groups(ctx.account, ctx.region)
             if name.startswith(prefix) and pattern in name.lower()
         ]
         start = int(_untoken(params["nextToken"])[0]) if params.get("nextToken") else 0
@@ -264,15 +264,15 @@ class LogsProvider:
         return str(name)
 
     def _streams(self, ctx: RequestContext, group: str) -> list[Stream]:
-        directory = self.files.group_dir(ctx.account, ctx.region, group)
-        if directory is None:
+        directories = self.files.group_dirs(ctx.account, ctx.region, group)
+        if directories is None:
             hint = (
                 ""
                 if group.startswith(GROUP_PREFIX)
                 else f" (the local target has {GROUP_PREFIX}<endpoint> only)"
             )
             raise ResourceNotFoundException(f"The specified log group does not exist.{hint}")
-        return self.files.streams(group, directory)
+        return self.files.streams(group, directories)
 
 
 def _in_window(events: list[Event], params: dict[str, Any]) -> list[Event]:
