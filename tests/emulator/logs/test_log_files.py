@@ -128,7 +128,8 @@ def test_get_log_events_reads_forward_and_backward(provider: LogsProvider) -> No
             "GetLogEvents",
             {"logGroupName": "/aws/lambda/f", "logStreamName": "x"},
             "ResourceNotFoundException",
-            "The specified log group does not exist. (the local target has /aws/sagemaker/Endpoints/<endpoint> only)",
+            "The specified log group does not exist. (the local target has "
+            "/aws/sagemaker/Endpoints/<endpoint> only)",
         ),
         (
             "GetLogEvents",
@@ -170,15 +171,16 @@ def test_get_log_events_reads_forward_and_backward(provider: LogsProvider) -> No
         (
             "DescribeLogGroups",
             {"includeLinkedAccounts": True},
-            "ValidationException",
-            "The local target (dockyard emulator) does not support includeLinkedAccounts in DescribeLogGroups yet.",
+            "InvalidParameterException",
+            "The local target (dockyard emulator) does not support includeLinkedAccounts in "
+            "DescribeLogGroups yet.",
         ),
         (
             "PutLogEvents",
             {},
             "InvalidParameterException",
-            "The operation PutLogEvents of Amazon CloudWatch Logs is not supported by the local target (dockyard "
-            "emulator), which serves the endpoints' logs read-only; supported: DescribeLogGroups, "
+            "The operation PutLogEvents of Amazon CloudWatch Logs is not supported by the local target "
+            "(dockyard emulator), which serves the endpoints' logs read-only; supported: DescribeLogGroups, "
             "DescribeLogStreams, GetLogEvents, FilterLogEvents.",
         ),
     ],

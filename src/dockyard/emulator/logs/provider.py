@@ -84,7 +84,10 @@ class LogsProvider:
 
     def describe_log_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         refuse_unsupported(
-            "DescribeLogGroups", params, ("logGroupNamePrefix", "logGroupNamePattern", "nextToken", "limit")
+            "DescribeLogGroups",
+            params,
+            ("logGroupNamePrefix", "logGroupNamePattern", "nextToken", "limit"),
+            InvalidParameterException,
         )
         prefix = params.get("logGroupNamePrefix") or ""
         pattern = (params.get("logGroupNamePattern") or "").lower()
@@ -119,6 +122,7 @@ class LogsProvider:
                 "nextToken",
                 "limit",
             ),
+            InvalidParameterException,
         )
         group = self._group_name(params)
         prefix = params.get("logStreamNamePrefix") or ""
@@ -167,6 +171,7 @@ class LogsProvider:
                 "startFromHead",
                 "unmask",
             ),
+            InvalidParameterException,
         )
         group = self._group_name(params)
         stream = next((s for s in self._streams(ctx, group) if s.name == params["logStreamName"]), None)
@@ -207,6 +212,7 @@ class LogsProvider:
                 "limit",
                 "unmask",
             ),
+            InvalidParameterException,
         )
         if params.get("logStreamNames") and params.get("logStreamNamePrefix"):
             raise InvalidParameterException("logStreamNames and logStreamNamePrefix are mutually exclusive")
