@@ -191,3 +191,26 @@ def test_errors(
     with pytest.raises(ServiceError) as caught:
         provider.handle(CTX, operation, dict(params))
     assert (caught.value.code, caught.value.message) == (code, message)
+
+
+def test_follow_as_aws_cli_v2_logs_tail_does(provider: LogsProvider, tmp_path: Path) -> None:
+    """`aws logs tail --follow` (CLI v2): FilterLogEvents with interleaved and a start time, then again from
+    the newest event's time, skipping event ids already seen at that time."""
+    params: dict[str, object] = {"logGroupName": GROUP, "interleaved": True, "startTime": int(T0 * 1000)}
+    seen: dict[int, set[str]] = {}
+    shown: list[str] = []
+
+    def poll() -> None:
+        for event in provider.filter_log_events(CTX, dict(params))["events"]:
+            if event["eventId"] not in seen.setdefault(event["timestamp"], set()):
+                seen[event["timestamp"]].add(event["eventId"])
+                shown.append(event["message"])
+        params["startTime"] = max(seen)
+
+    poll()
+    assert len(shown) == 6
+    with (tmp_path / "logs" / "ep" / "blue" / "i-1.log").open("a") as log:
+        log.write(_record(10_000_000, "a new line") + "\n")
+    poll()
+    poll()
+    assert shown[6:] == [_record(10_000_000, "a new line")]
