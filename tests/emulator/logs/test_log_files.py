@@ -208,9 +208,9 @@ def test_follow_as_aws_cli_v2_logs_tail_does(provider: LogsProvider, tmp_path: P
         params["startTime"] = max(seen)
 
     poll()
-    assert len(shown) == 6
+    assert len(shown) == 4  # the green stream's lines are older than the start time
     with (tmp_path / "logs" / "ep" / "blue" / "i-1.log").open("a") as log:
         log.write(_record(10_000_000, "a new line") + "\n")
     poll()
     poll()
-    assert shown[6:] == [_record(10_000_000, "a new line")]
+    assert shown[4:] == [_record(10_000_000, "a new line")]
