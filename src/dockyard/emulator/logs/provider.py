@@ -12,7 +12,7 @@ import base64
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -50,13 +50,45 @@ def _untoken(token: str) -> list[Any]:
 
 
 class LogsProvider:
-    # The operations the local target implements; every other operation of the model is refused.
-    OPERATIONS: tuple[str, ...] = (
-        "DescribeLogGroups",
-        "DescribeLogStreams",
-        "GetLogEvents",
-        "FilterLogEvents",
-    )
+    # Each implemented operation and the input members it honours; any other member is refused, and every
+    # other operation of the model too (a test walks botocore's model against this).
+    HONOURED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "DescribeLogGroups": ("logGroupNamePrefix", "logGroupNamePattern", "nextToken", "limit"),
+        "DescribeLogStreams": (
+            "logGroupName",
+            "logGroupIdentifier",
+            "logStreamNamePrefix",
+            "orderBy",
+            "descending",
+            "nextToken",
+            "limit",
+        ),
+        "GetLogEvents": (
+            "logGroupName",
+            "logGroupIdentifier",
+            "logStreamName",
+            "startTime",
+            "endTime",
+            "nextToken",
+            "limit",
+            "startFromHead",
+            "unmask",  # nothing is masked locally
+        ),
+        "FilterLogEvents": (
+            "logGroupName",
+            "logGroupIdentifier",
+            "logStreamNames",
+            "logStreamNamePrefix",
+            "startTime",
+            "endTime",
+            "filterPattern",
+            "nextToken",
+            "limit",
+            "interleaved",  # ignored by CloudWatch itself: results are always interleaved
+            "unmask",
+        ),
+    }
+    OPERATIONS: ClassVar[tuple[str, ...]] = tuple(HONOURED)
 
     def __init__(self, state_dir: Path) -> None:
         self.files = LogFiles(state_dir)
@@ -75,6 +107,7 @@ class LogsProvider:
                 f"(dockyard emulator), which serves the endpoints' logs read-only; supported: "
                 f"{', '.join(self.operations)}."
             )
+        refuse_unsupported(operation, params, self.HONOURED[operation], InvalidParameterException)
         return handler(ctx, params)
 
     def count(self, account: str, region: str) -> int:
@@ -83,12 +116,6 @@ class LogsProvider:
     # ---- groups and streams ------------------------------------------------------------------
 
     def describe_log_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "DescribeLogGroups",
-            params,
-            ("logGroupNamePrefix", "logGroupNamePattern", "nextToken", "limit"),
-            InvalidParameterException,
-        )
         prefix = params.get("logGroupNamePrefix") or ""
         pattern = (params.get("logGroupNamePattern") or "").lower()
         groups = [
@@ -110,20 +137,6 @@ class LogsProvider:
         return {"logGroups": groups[start:end], "nextToken": following}
 
     def describe_log_streams(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "DescribeLogStreams",
-            params,
-            (
-                "logGroupName",
-                "logGroupIdentifier",
-                "logStreamNamePrefix",
-                "orderBy",
-                "descending",
-                "nextToken",
-                "limit",
-            ),
-            InvalidParameterException,
-        )
         group = self._group_name(params)
         prefix = params.get("logStreamNamePrefix") or ""
         if prefix and params.get("orderBy") == "LastEventTime":
@@ -157,22 +170,6 @@ class LogsProvider:
     # ---- events ------------------------------------------------------------------------------
 
     def get_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "GetLogEvents",
-            params,
-            (
-                "logGroupName",
-                "logGroupIdentifier",
-                "logStreamName",
-                "startTime",
-                "endTime",
-                "nextToken",
-                "limit",
-                "startFromHead",
-                "unmask",
-            ),
-            InvalidParameterException,
-        )
         group = self._group_name(params)
         stream = next((s for s in self._streams(ctx, group) if s.name == params["logStreamName"]), None)
         if stream is None:
@@ -197,23 +194,6 @@ class LogsProvider:
         }
 
     def filter_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "FilterLogEvents",
-            {k: v for k, v in params.items() if not (k == "interleaved" and v)},
-            (
-                "logGroupName",
-                "logGroupIdentifier",
-                "logStreamNames",
-                "logStreamNamePrefix",
-                "startTime",
-                "endTime",
-                "filterPattern",
-                "nextToken",
-                "limit",
-                "unmask",
-            ),
-            InvalidParameterException,
-        )
         if params.get("logStreamNames") and params.get("logStreamNamePrefix"):
             raise InvalidParameterException("logStreamNames and logStreamNamePrefix are mutually exclusive")
         pattern = params.get("filterPattern") or ""
