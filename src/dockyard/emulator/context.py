@@ -28,6 +28,8 @@ class Caller:
     account: str = DEFAULT_ACCOUNT
     region: str = DEFAULT_REGION
     request_id: str = ""
+    # The SigV4 access key the request was signed with ("" when unsigned): STS answers who it is.
+    access_key: str = ""
 
     def key(self, name: str) -> ResourceKey:
         return ResourceKey(self.account, self.region, name)

@@ -1,103 +1,90 @@
-"""The routing table: which instances serve each endpoint's variants now, and how one is chosen.
+"""Which AWS service a request on the emulator's single port is for, told apart as AWS itself does.
 
-The one contract between the fleet (``sagemaker/``, which writes routes) and the runtime (``runtime/``,
-which reads them); neither package imports the other, both get the one :class:`Router` where the
-emulator's components are assembled. The reconciler (worker threads) builds an immutable
-:class:`EndpointRoute` per endpoint and swaps it in whole, so a request sees either the old fleet or the
-new one, never a mix; the runtime (the event-loop thread) only reads routes and counts the requests in
-flight on each :class:`Instance`, which is how the reconciler knows when an old fleet has drained.
-Choosing follows SageMaker: a variant by TargetVariant or at random in proportion to its current weight,
-then the healthy instance with the fewest outstanding requests (LEAST_OUTSTANDING_REQUESTS).
+- JSON 1.0/1.1: ``POST /`` with ``X-Amz-Target: <TargetPrefix>.<Operation>``; the prefix names the service.
+- Smithy RPC v2 CBOR: ``POST /service/<TargetPrefix>/operation/<Operation>`` (CloudWatch's default now).
+- Query: a form-encoded ``Action=<Operation>&Version=...`` (body or query string); the service is the
+  one named in the SigV4 credential scope (``AKID/DATE/REGION/<service>/aws4_request``).
+- REST: the SageMaker runtime by its ``/endpoints/...`` paths, S3 (and any other REST service) by the
+  credential scope, which a presigned URL carries in ``X-Amz-Credential`` instead of a header.
+
+Classification reads only headers, the path and the query string: the body is read by the service's
+protocol afterwards (a query-protocol request is recognised by its content type).
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+import re
+from collections.abc import Mapping
+from enum import Enum
+from typing import NamedTuple
+from urllib.parse import parse_qs, unquote
 
-from dockyard.emulator.context import ResourceKey
+# "Credential=AKID/20261125/eu-west-1/sagemaker/aws4_request" in the SigV4 Authorization header, or the
+# same scope (percent-encoded) in a presigned URL's X-Amz-Credential parameter.
+_HEADER_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
+_QUERY_SCOPE = re.compile(r"^([^/]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
+_CBOR_PATH = re.compile(r"^/service/([A-Za-z0-9_.]+)/operation/([A-Za-z0-9_]+)$")
+_FORM = "application/x-www-form-urlencoded"
 
-# How the runtime tells the fleet that it could not reach an instance (endpoint, instance id): the fleet
-# checks that instance at once instead of at its next round. Called from the event loop: must not block.
-ReportUnreachable = Callable[[ResourceKey, str], None]
-
-
-@dataclass(eq=False)
-class Instance:
-    """One container of a variant. ``healthy`` is cleared (by either side) the moment it is seen failing;
-    ``outstanding`` is changed only by the runtime's event loop."""
-
-    instance_id: str
-    url: str
-    healthy: bool = True
-    outstanding: int = 0
-    origin: tuple[str, int] = field(init=False)  # (host, port) of ``url``, for the relay
-
-    def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        self.origin = (parts.hostname or "127.0.0.1", parts.port or 80)
+SAGEMAKER_TARGET = "SageMaker"
+ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921"
+LOGS_TARGET = "Logs_20140328"
 
 
-@dataclass(frozen=True)
-class VariantRoute:
-    name: str
-    weight: float
-    instances: tuple[Instance, ...] = ()
-
-    def healthy(self) -> list[Instance]:
-        return [instance for instance in self.instances if instance.healthy]
-
-    def pick(self) -> Instance | None:
-        """The healthy instance with the fewest requests in flight (ties broken at random)."""
-        best: list[Instance] = []
-        for instance in self.instances:
-            if not instance.healthy:
-                continue
-            if not best or instance.outstanding < best[0].outstanding:
-                best = [instance]
-            elif instance.outstanding == best[0].outstanding:
-                best.append(instance)
-        if not best:
-            return None
-        return best[0] if len(best) == 1 else random.choice(best)
+class Protocol(Enum):
+    JSON = "json"
+    CBOR = "smithy-rpc-v2-cbor"
+    QUERY = "query"
+    REST = "rest"
 
 
-@dataclass(frozen=True)
-class EndpointRoute:
-    endpoint: ResourceKey
-    variants: tuple[VariantRoute, ...] = ()
+class Scope(NamedTuple):
+    """The SigV4 credential scope's access key, region and service, when the request is signed."""
 
-    def variant(self, name: str) -> VariantRoute | None:
-        return next((variant for variant in self.variants if variant.name == name), None)
-
-    def choose_variant(self) -> VariantRoute | None:
-        """A variant with a healthy instance, at random in proportion to its weight."""
-        candidates = [variant for variant in self.variants if variant.healthy()]
-        if not candidates:
-            return None
-        weights = [max(variant.weight, 0.0) for variant in candidates]
-        if sum(weights) <= 0:  # every weight 0: no preference left to honour
-            return random.choice(candidates)
-        return random.choices(candidates, weights)[0]
+    access_key: str
+    region: str
+    service: str
 
 
-class Router:
-    """Endpoint -> its current route. Only the fleet writes, each endpoint from one thread at a time
-    (its lock in the reconciler), and each write is one dict store: readers need no lock."""
+class Route(NamedTuple):
+    protocol: Protocol
+    # JSON/CBOR: the target prefix; QUERY/REST: the signing scope's service ("" when unsigned).
+    service: str
+    # JSON/CBOR/QUERY: the operation named by the request ("" when it names none); REST: "".
+    operation: str = ""
 
-    def __init__(self) -> None:
-        self._routes: dict[ResourceKey, EndpointRoute] = {}
 
-    def get(self, endpoint: ResourceKey) -> EndpointRoute | None:
-        return self._routes.get(endpoint)
+# Built once: the runtime path is benchmarked, and this is every invocation's route.
+_RUNTIME = Route(Protocol.REST, "sagemaker-runtime")
 
-    def set(self, route: EndpointRoute) -> None:
-        self._routes[route.endpoint] = route
 
-    def drop(self, endpoint: ResourceKey) -> None:
-        self._routes.pop(endpoint, None)
+def signing_scope(headers: Mapping[str, str], query_string: str) -> Scope | None:
+    """The credential scope of a SigV4-signed request (header or presigned URL), else None."""
+    found = _HEADER_SCOPE.search(headers.get("authorization", ""))
+    if found is None and "X-Amz-Credential" in query_string:
+        credential = parse_qs(query_string).get("X-Amz-Credential", [""])[0]
+        found = _QUERY_SCOPE.match(unquote(credential))
+    return Scope(found.group(1), found.group(2), found.group(3)) if found else None
 
-    def clear(self) -> None:
-        self._routes.clear()
+
+def classify(
+    method: str, path: str, headers: Mapping[str, str], query_string: str, scope: Scope | None
+) -> Route:
+    """The route of a request (lower-case header names); never raises."""
+    signed_for = scope.service if scope is not None else ""
+    target = headers.get("x-amz-target")
+    if target is not None and method == "POST":
+        prefix, _, operation = target.partition(".")
+        return Route(Protocol.JSON, prefix, operation)
+    if path.startswith("/endpoints/") and signed_for in ("", "sagemaker"):
+        return _RUNTIME
+    cbor = _CBOR_PATH.match(path) if method == "POST" and path.startswith("/service/") else None
+    if cbor is not None:
+        return Route(Protocol.CBOR, cbor.group(1), cbor.group(2))
+    content_type = headers.get("content-type", "")
+    if method == "POST" and content_type.startswith(_FORM) and signed_for not in ("", "s3"):
+        return Route(Protocol.QUERY, signed_for)
+    if method == "GET" and "Action=" in query_string and signed_for not in ("", "s3"):
+        action = parse_qs(query_string).get("Action", [""])[0]
+        return Route(Protocol.QUERY, signed_for, action)
+    return Route(Protocol.REST, signed_for)

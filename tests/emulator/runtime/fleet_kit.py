@@ -17,7 +17,7 @@ import docker
 
 from dockyard.archive import pack
 from dockyard.emulator.context import DEFAULT_ACCOUNT, DEFAULT_REGION, ResourceKey
-from dockyard.emulator.routing import Router
+from dockyard.emulator.route_table import Router
 from dockyard.emulator.runtime.invoke import EndpointStatus, Runtime
 from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec, VariantDeployment
 from dockyard.emulator.sagemaker.instances import LABEL_EMULATOR

@@ -22,7 +22,7 @@ import pytest
 
 from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ModelError, ServiceError, ServiceUnavailable, ValidationError
-from dockyard.emulator.routing import EndpointRoute, Instance, Router, VariantRoute
+from dockyard.emulator.route_table import EndpointRoute, Instance, Router, VariantRoute
 from dockyard.emulator.runtime.invoke import Runtime
 
 CTX = Caller("123456789012", "eu-west-1", "req-1")

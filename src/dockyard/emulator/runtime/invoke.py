@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ModelError, ModelStreamError, ServiceUnavailable, ValidationError
-from dockyard.emulator.routing import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
+from dockyard.emulator.route_table import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
 from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError, Response
 
 INVOCATION_TIMEOUT = 60.0  # SageMaker's limit on a container's answer to /invocations

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING
 
 from dockyard.containers.engine import connect
 from dockyard.emulator.context import ResourceKey
-from dockyard.emulator.routing import EndpointRoute, Router, VariantRoute
+from dockyard.emulator.ecr.uris import resolved_reference
+from dockyard.emulator.route_table import EndpointRoute, Router, VariantRoute
 from dockyard.emulator.sagemaker.deployment import (
     DeploymentSpec,
     FleetEvents,
@@ -168,7 +169,11 @@ class Reconciler:
                     current_instance_count=sum(1 for i in instances if i.route.healthy),
                     desired_instance_count=variant.instance_count,
                     image=variant.container.image,
-                    resolved_image=instances[0].box.image.id if instances else "",
+                    resolved_image=(
+                        resolved_reference(variant.container.image, instances[0].box.image.id)
+                        if instances
+                        else ""
+                    ),
                     status="Updating" if fleet.updating else "",
                     instances=tuple(InstanceView(i.name, i.route.url, i.route.healthy) for i in instances),
                 )
@@ -177,7 +182,7 @@ class Reconciler:
 
     def report_unreachable(self, endpoint: ResourceKey, instance_id: str) -> None:
         """The runtime could not reach ``instance_id``: check it now (a
-        :data:`~dockyard.emulator.routing.ReportUnreachable`, called from the event loop)."""
+        :data:`~dockyard.emulator.route_table.ReportUnreachable`, called from the event loop)."""
         self._suspects.add(instance_id)
         self._wake.set()
 
