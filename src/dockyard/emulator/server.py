@@ -33,6 +33,8 @@ from dockyard.emulator.errors import (
     ValidationException,
 )
 from dockyard.emulator.runtime.invoke import Runtime
+from dockyard.emulator.s3.app import S3App, s3_signing_region, virtual_bucket
+from dockyard.emulator.s3.service import S3Service
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
@@ -70,6 +72,7 @@ class Components:
     reconciler: Reconciler
     provider: SageMakerProvider
     runtime: Runtime
+    s3: S3App
 
     @classmethod
     def build(cls, settings: EmulatorSettings) -> Components:
@@ -79,7 +82,7 @@ class Components:
         provider = SageMakerProvider(store, reconciler)
         reconciler.bind(provider)
         runtime = Runtime(reconciler, provider.endpoint_status)
-        return cls(store, reconciler, provider, runtime)
+        return cls(store, reconciler, provider, runtime, S3App(S3Service(settings.state_dir)))
 
     def start(self) -> None:
         self.reconciler.start()
@@ -89,6 +92,7 @@ class Components:
         await self.runtime.aclose()
         self.reconciler.close()
         self.store.close()
+        self.s3.service.close()
 
 
 class EmulatorApp:
@@ -112,7 +116,11 @@ class EmulatorApp:
         headers = _headers(scope)
         request_id = f"{_ID_PREFIX}{next(_ids):012x}"
         ctx = RequestContext(self.settings.account, _region(headers), request_id)
-        if path.startswith("/endpoints/"):
+        s3_region = s3_signing_region(headers, scope.get("query_string", b""))
+        if s3_region is not None or virtual_bucket(headers.get("host", "")) is not None:
+            s3_ctx = RequestContext(self.settings.account, s3_region or DEFAULT_REGION, request_id)
+            await self._parts.s3(scope, receive, send, s3_ctx)
+        elif path.startswith("/endpoints/"):
             # The protocol decodes the endpoint-name label itself: give it the path as sent.
             raw: bytes = scope.get("raw_path") or path.encode()
             await self._runtime(ctx, method, raw.decode("latin-1"), headers, receive, send)
