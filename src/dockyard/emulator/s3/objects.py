@@ -141,7 +141,7 @@ class ObjectOperations:
             "Metadata": item.metadata,
             **item.attributes,
         }
-        if item.parts_count:
+        if item.parts_count and params.get("PartNumber"):
             result["PartsCount"] = item.parts_count
         start, length = 0, item.size
         wanted = _range(params.get("Range"), item.size)
