@@ -24,7 +24,7 @@ from dockyard.emulator.s3.errors import (
     MaxMessageLengthExceeded,
     NotImplementedOperation,
 )
-from dockyard.emulator.s3.ingest import receive_body
+from dockyard.emulator.s3.ingest import drain, receive_body
 from dockyard.emulator.s3.service import UPLOADS, S3Service
 
 log = logging.getLogger("dockyard.emulator.s3")
@@ -70,6 +70,11 @@ class S3App:
         try:
             operation, params = self._parse(scope, method, headers)
             if operation in UPLOADS:
+                try:  # before the body is stored: a missing bucket or upload costs no disk
+                    await asyncio.to_thread(self.service.precheck, ctx, operation, params)
+                except ServiceError:
+                    await drain(receive)
+                    raise
                 body = await receive_body(receive, headers, self.service.blobs)
                 result = await asyncio.to_thread(self.service.upload, ctx, operation, params, body)
             elif operation == "GetObject":
