@@ -39,6 +39,8 @@ from dockyard.emulator.errors import (
 from dockyard.emulator.route_table import Router
 from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, Route, classify, signing_scope
 from dockyard.emulator.runtime.invoke import Runtime
+from dockyard.emulator.s3.app import S3App
+from dockyard.emulator.s3.service import S3Service
 from dockyard.emulator.sagemaker.domain import (
     Endpoint,
     EndpointConfig,
@@ -106,7 +108,8 @@ class Components:
         )
         provider = SageMakerProvider(store, reconciler)
         runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable)
-        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings))
+        s3 = S3App(S3Service(settings.state_dir))
+        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings), s3=s3)
 
     def start(self) -> None:
         self.reconciler.start()
@@ -118,6 +121,8 @@ class Components:
         self.store.close()
         if self.aws is not None:
             self.aws.close()
+        if isinstance(self.s3, S3App):
+            self.s3.close()
 
     def holdings(self) -> dict[str, Any]:
         """What each service holds (counts), for ``dockyard emulator status``."""
