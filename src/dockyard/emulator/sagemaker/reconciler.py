@@ -80,6 +80,7 @@ class Reconciler:
         state_dir: Path,
         *,
         s3_endpoint_url: str | None = None,
+        model_data_roots: tuple[Path, ...] = (),
         client_factory: Callable[[], DockerClient] = connect,
         container_prefix: str = "dockyard-ep-",
         monitor_interval: float = MONITOR_INTERVAL,
@@ -89,7 +90,7 @@ class Reconciler:
     ) -> None:
         self.state_dir = state_dir
         self.router = Router()
-        self.model_data = ModelData(state_dir, s3_endpoint_url)
+        self.model_data = ModelData(state_dir, s3_endpoint_url, model_data_roots)
         emulator_id = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
         self.containers = Containers(client_factory, state_dir, container_prefix, emulator_id)
         self.monitor_interval = monitor_interval
