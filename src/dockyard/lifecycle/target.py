@@ -116,6 +116,11 @@ def _emulator(url: str | None) -> tuple[str, Path | None]:
     return url.rstrip("/"), Path(state_dir) if isinstance(state_dir, str) else None
 
 
+def emulator_credentials(url: str | None = None) -> LocalCredentials:
+    """The credentials the emulator at ``url`` (default: the running one) checks signatures against."""
+    return _local_credentials(_emulator(url)[1])
+
+
 def _local_credentials(state_dir: Path | None) -> LocalCredentials:
     # The emulator checks signatures against its own secret, kept in its state directory.
     from dockyard.emulator.security.credentials import SECRET_ENV, local_credentials

@@ -79,6 +79,12 @@ _CODES: dict[str, dict[Family, tuple[str, int]]] = {
         "s3": ("InvalidArgument", 400),
     },
     "missing-content-sha256": {"s3": ("InvalidRequest", 400)},
+    "sigv2": {
+        "json": ("IncompleteSignatureException", 400),
+        "rest-json": ("IncompleteSignatureException", 400),
+        "query": ("IncompleteSignature", 400),
+        "s3": ("InvalidRequest", 400),
+    },
     "too-large": {
         "json": ("ValidationException", 413),
         "rest-json": ("ValidationError", 413),

@@ -34,6 +34,13 @@ MAX_PRESIGNED_EXPIRES = 604_800  # seven days, SigV4's limit for X-Amz-Expires
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _AUTH_PARAM = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]*)")
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
+# S3's answer to Signature Version 2 where only version 4 is accepted (new buckets, newer regions); boto3
+# presigns S3 URLs with version 2 unless its client says otherwise.
+SIGV2_REFUSED = (
+    "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256. "
+    "(boto3: create the S3 client with botocore.config.Config(signature_version='s3v4') to presign URLs "
+    "with it.)"
+)
 
 
 class SignatureProblem(Exception):
@@ -110,11 +117,15 @@ def signature_inputs(request: RequestParts) -> SignatureInputs | None:
     names = {key for key, _ in query}
     if "X-Amz-Signature" in names or "X-Amz-Credential" in names or "X-Amz-Algorithm" in names:
         return _query_inputs(dict(query))
+    if "AWSAccessKeyId" in names and "Signature" in names:
+        raise SignatureProblem("sigv2", SIGV2_REFUSED)
     return None
 
 
 def _header_inputs(request: RequestParts, authorization: str) -> SignatureInputs:
     algorithm, _, rest = authorization.strip().partition(" ")
+    if algorithm == "AWS":
+        raise SignatureProblem("sigv2", SIGV2_REFUSED)
     if algorithm != ALGORITHM:
         raise SignatureProblem(
             "malformed",
