@@ -13,6 +13,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from dockyard.emulator.security.sigv4 import (
+    SIGV2_REFUSED,
     RequestParts,
     SignatureProblem,
     check_time,
@@ -152,8 +153,8 @@ def test_header_signatures_hold_for_fifteen_minutes_either_way() -> None:
     ("authorization", "message"),
     [
         (
-            "AWS AKID:abc",
-            "Unsupported Authorization Type 'AWS': the local target accepts AWS4-HMAC-SHA256 only",
+            "Bearer abc",
+            "Unsupported Authorization Type 'Bearer': the local target accepts AWS4-HMAC-SHA256 only",
         ),
         (
             "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=ab",
@@ -213,6 +214,16 @@ def test_s3_requires_a_content_hash_and_a_well_formed_one() -> None:
             )
             == mode
         )
+
+
+def test_signature_version_2_is_refused_with_its_own_kind() -> None:
+    for parts in (
+        RequestParts("GET", "/b/k", "", [("host", "localhost"), ("authorization", "AWS AKID:abc")]),
+        RequestParts("GET", "/b/k", "AWSAccessKeyId=a&Signature=b&Expires=1", [("host", "localhost")]),
+    ):
+        with pytest.raises(SignatureProblem) as caught:
+            signature_inputs(parts)
+        assert (caught.value.kind, caught.value.message) == ("sigv2", SIGV2_REFUSED)
 
 
 def test_no_signature_at_all_is_told_apart() -> None:
