@@ -182,7 +182,12 @@ def emulator(args: argparse.Namespace, scratch: Path, log_dir: Path, s3_url: str
     from dockyard.emulator.settings import EmulatorSettings
 
     state_dir = scratch / "emulator"
-    settings = EmulatorSettings(port=free_port(random.Random()), state_dir=state_dir, s3_endpoint_url=s3_url)
+    settings = EmulatorSettings(
+        port=free_port(random.Random()),
+        state_dir=state_dir,
+        s3_endpoint_url=s3_url,
+        allow_paths=(scratch,),  # the file:// model archives are written there
+    )
     try:
         yield start_detached(settings).url
     finally:

@@ -28,7 +28,7 @@ from tests.aws_fixtures import FAKE_KEY, REGION, _free_port
 
 
 class EmulatorProcess:
-    def __init__(self, state_dir: Path, s3_endpoint_url: str) -> None:
+    def __init__(self, state_dir: Path, s3_endpoint_url: str, allow_paths: tuple[Path, ...] = ()) -> None:
         self.state_dir = state_dir
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -40,6 +40,7 @@ class EmulatorProcess:
             "PYTHONUNBUFFERED": "1",
             SECRET_ENV: FAKE_KEY,
         }
+        self.allow_paths = allow_paths
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -52,6 +53,8 @@ class EmulatorProcess:
             "--state-dir",
             str(self.state_dir),
         ]
+        for path in self.allow_paths:
+            command += ["--allow-path", str(path)]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + 60
@@ -118,7 +121,8 @@ class EmulatorProcess:
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterator[EmulatorProcess]:
     state_dir = tmp_path_factory.mktemp("emulator") / "state"
-    process = EmulatorProcess(state_dir, moto_server)
+    # The tests write their file:// model archives under pytest's temporary root.
+    process = EmulatorProcess(state_dir, moto_server, allow_paths=(tmp_path_factory.getbasetemp(),))
     process.start()
     yield process
     process.stop()

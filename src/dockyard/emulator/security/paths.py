@@ -24,12 +24,16 @@ class PathNotAllowed(Exception):
 
 
 def checked_host_path(path: Path, roots: Iterable[Path]) -> Path:
-    """``path`` resolved (symlinks followed); raise :class:`PathNotAllowed` unless it exists and lies
-    under one of ``roots`` (themselves resolved)."""
+    """``path`` resolved (symlinks followed); raise :class:`PathNotAllowed` unless it lies under one of
+    ``roots`` (themselves resolved). A missing path under a root is returned for the caller to report."""
     try:
         resolved = path.resolve(strict=True)
+    except FileNotFoundError:
+        # Still checked against the roots (links on the way resolved), so that a caller learns nothing
+        # of paths outside them, not even whether they exist; the caller reports a missing one.
+        resolved = path.resolve(strict=False)
     except (OSError, RuntimeError):
-        raise PathNotAllowed(f"{path} does not exist on this machine") from None
+        raise PathNotAllowed(f"{path} cannot be resolved on this machine") from None
     allowed = [_resolved(root) for root in roots]
     if any(root is not None and resolved.is_relative_to(root) for root in allowed):
         return resolved
