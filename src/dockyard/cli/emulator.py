@@ -163,3 +163,17 @@ def status_command(
         console.print(f"emulator running at {found.url} (pid {found.pid}, state {found.state_dir})")
     if found is None:
         raise typer.Exit(1)
+
+
+@emulator_app.command("console")
+@reports_errors
+def console_link(state_dir: Path | None = STATE_DIR_OPTION) -> None:
+    """The console's login link (it carries a token derived from the emulator's secret)."""
+    from dockyard.emulator.process import status
+    from dockyard.emulator.security import local_credentials
+    from dockyard.emulator.settings import EmulatorSettings
+
+    settings = EmulatorSettings() if state_dir is None else EmulatorSettings(state_dir=state_dir)
+    running = status(settings.state_dir)
+    url = running.url if running is not None else settings.url
+    print(f"{url}/console/?token={local_credentials(settings.state_dir, create=True).console_token}")

@@ -188,6 +188,21 @@ def test_the_aws_cli_s3_commands_sign_as_the_middleware_checks(tmp_path: Path) -
         assert "SignatureDoesNotMatch" in wrong.stderr
 
 
+def test_the_console_link_carries_the_token_the_emulator_accepts(
+    running: tuple[str, dict[str, str], Path],
+) -> None:
+    url, env, state = running
+    printed = _run(
+        [sys.executable, "-m", "dockyard.cli", "emulator", "console", "--state-dir", str(state)], env
+    )
+    link = printed.stdout.strip()
+    assert link.startswith(f"{url}/console/?token=")
+    login = httpx.get(link)
+    assert login.status_code == 303
+    assert login.headers["location"] == "/console/"
+    assert httpx.get(f"{url}/console/?token=wrong").status_code == 403
+
+
 def test_an_explicit_secret_overrides_the_state_directory(tmp_path: Path) -> None:
     env = {**_clean_env(tmp_path), SECRET_ENV: "from-the-environment"}
     printed = _run(

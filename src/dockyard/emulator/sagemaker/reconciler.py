@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.containers.engine import connect
+from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.emulator.runtime.router import EndpointRoute, Router, VariantRoute
 from dockyard.emulator.sagemaker.deployment import (
     DeploymentSpec,
@@ -236,6 +237,8 @@ class Reconciler:
                         if item["status"] == "running"
                         and item["labels"].get(LABEL_VARIANT) == variant.name
                         and item["labels"].get(LABEL_SPEC) == digest
+                        # one confined as this emulator confines containers, else it is replaced
+                        and item["labels"].get(LABEL_HARDENING) == HARDENING_VERSION
                     ][:missing]
                     for container_name in adoptable:
                         leftovers = [item for item in leftovers if item["name"] != container_name]
