@@ -35,10 +35,16 @@ def secure(app: ASGIApp, settings: EmulatorSettings) -> SecurityMiddleware:
 
     credentials = local_credentials(settings.state_dir, create=True)
     policy = SecurityPolicy(
-        hosts=HostPolicy.of(settings.allow_hosts),
+        hosts=HostPolicy.of((*settings.allow_hosts, *_bound_address(settings.host))),
         secret=credentials.secret_access_key,
         console_token=credentials.console_token,
         check_signatures=not settings.insecure_any_credentials,
         unsigned_paths=frozenset({STATUS_PATH}),
     )
     return SecurityMiddleware(app, policy)
+
+
+def _bound_address(host: str) -> tuple[str, ...]:
+    # The one address the emulator listens on is a name clients may use (a DNS-rebinding page cannot
+    # make its requests carry an address literal); listening on every address names none.
+    return () if host in ("", "0.0.0.0", "::") else (host,)
