@@ -52,6 +52,7 @@ from dockyard.emulator.sagemaker.fleet_reports import FleetReports
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
+from dockyard.emulator.security import signed_region
 from dockyard.emulator.services import AwsServices, JsonService, QueryService
 from dockyard.emulator.settings import STATUS_PATH, EmulatorSettings
 
@@ -104,7 +105,11 @@ class Components:
         store = Store(settings.database)
         router = Router()
         reconciler = Reconciler(
-            settings.state_dir, router, FleetReports(store), s3_endpoint_url=settings.s3_endpoint_url
+            settings.state_dir,
+            router,
+            FleetReports(store),
+            s3_endpoint_url=settings.s3_endpoint_url,
+            model_data_roots=settings.model_data_roots,
         )
         provider = SageMakerProvider(store, reconciler)
         runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable)
@@ -182,7 +187,7 @@ class EmulatorApp:
         request_id = f"{_ID_PREFIX}{next(_ids):012x}"
         ctx = Caller(
             self.settings.account,
-            signed.region if signed else DEFAULT_REGION,
+            signed_region(scope) or (signed.region if signed else DEFAULT_REGION),
             request_id,
             signed.access_key if signed else "",
         )

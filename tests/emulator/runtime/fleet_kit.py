@@ -131,8 +131,15 @@ def deployment(
 
 def reconciler(state_dir: Path, events: Recorder) -> Reconciler:
     """A started fleet with the tests' container prefix, a quick monitor and a short stop grace."""
+    # The tests' model archives sit next to the state directory: an allowed root for file:// model data.
     fleet = Reconciler(
-        state_dir, Router(), events, container_prefix=PREFIX, monitor_interval=0.3, stop_grace=5.0
+        state_dir,
+        Router(),
+        events,
+        model_data_roots=(state_dir.parent,),
+        container_prefix=PREFIX,
+        monitor_interval=0.3,
+        stop_grace=5.0,
     )
     fleet.start()
     return fleet

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.containers.engine import connect
+from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.ecr.uris import resolved_reference
 from dockyard.emulator.route_table import EndpointRoute, Router, VariantRoute
@@ -88,6 +89,7 @@ class Reconciler:
         events: FleetEvents,
         *,
         s3_endpoint_url: str | None = None,
+        model_data_roots: tuple[Path, ...] = (),
         client_factory: Callable[[], DockerClient] = connect,
         container_prefix: str = "dockyard-ep-",
         monitor_interval: float = MONITOR_INTERVAL,
@@ -98,7 +100,7 @@ class Reconciler:
         self.state_dir = state_dir
         self.router = router
         self.events = events
-        self.model_data = ModelDataCache(state_dir, s3_endpoint_url)
+        self.model_data = ModelDataCache(state_dir, s3_endpoint_url, model_data_roots)
         self.containers = Containers(client_factory, state_dir, container_prefix, emulator_id(state_dir))
         self.monitor_interval = monitor_interval
         self.failure_threshold = failure_threshold
@@ -239,6 +241,8 @@ class Reconciler:
                         if item["status"] == "running"
                         and item["labels"].get(LABEL_VARIANT) == variant.name
                         and item["labels"].get(LABEL_SPEC) == digest
+                        # one confined as this emulator confines containers, else it is replaced
+                        and item["labels"].get(LABEL_HARDENING) == HARDENING_VERSION
                     ][:missing]
                     for container_name in adoptable:
                         leftovers = [item for item in leftovers if item["name"] != container_name]
