@@ -37,6 +37,11 @@ def up(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
     state_dir: Path | None = STATE_DIR_OPTION,
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background and return."),
+    pull: bool = typer.Option(
+        False,
+        "--pull",
+        help="Pull missing images a model names (default: refuse). Env: DOCKYARD_EMULATOR_PULL=1.",
+    ),
 ) -> None:
     """Start the emulator (in the foreground unless --detach). Endpoints from an earlier run come back."""
     from dockyard.emulator.process import run_foreground, start_detached
@@ -47,6 +52,8 @@ def up(
         overrides["port"] = port
     if state_dir is not None:
         overrides["state_dir"] = state_dir
+    if pull:
+        overrides["pull"] = True
     settings = EmulatorSettings(**overrides)  # type: ignore[arg-type]
     if detach:
         running = start_detached(settings)

@@ -16,8 +16,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=defaults.port)
     parser.add_argument("--state-dir", type=Path, default=defaults.state_dir)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--pull", action="store_true", default=defaults.pull)
     args = parser.parse_args(argv)
-    settings = EmulatorSettings(host=args.host, port=args.port, state_dir=args.state_dir)
+    settings = EmulatorSettings(host=args.host, port=args.port, state_dir=args.state_dir, pull=args.pull)
     run_foreground(settings, log_level=args.log_level)
 
 

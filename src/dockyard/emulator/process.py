@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from dockyard.emulator.settings import STATUS_PATH, EmulatorSettings, default_state_dir
+from dockyard.emulator.settings import PULL_ENV, STATUS_PATH, EmulatorSettings, default_state_dir
 from dockyard.errors import DockyardError, UsageError
 
 INFO_FILE = "emulator.json"
@@ -90,6 +90,7 @@ def start_detached(settings: EmulatorSettings) -> EmulatorStatus:
     environment = {**os.environ, "DOCKYARD_EMULATOR_ACCOUNT": settings.account}
     if settings.s3_endpoint_url:
         environment["DOCKYARD_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
+    environment[PULL_ENV] = "1" if settings.pull else "0"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             command,

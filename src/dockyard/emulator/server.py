@@ -75,7 +75,9 @@ class Components:
     def build(cls, settings: EmulatorSettings) -> Components:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.database)
-        reconciler = Reconciler(settings.state_dir, s3_endpoint_url=settings.s3_endpoint_url)
+        reconciler = Reconciler(
+            settings.state_dir, s3_endpoint_url=settings.s3_endpoint_url, pull=settings.pull
+        )
         provider = SageMakerProvider(store, reconciler)
         reconciler.bind(provider)
         runtime = Runtime(reconciler, provider.endpoint_status)

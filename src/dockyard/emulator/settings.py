@@ -11,6 +11,7 @@ from dockyard.emulator.context import DEFAULT_ACCOUNT
 DEFAULT_PORT = 7474
 DEFAULT_HOST = "127.0.0.1"
 STATUS_PATH = "/_dockyard/status"  # what a running emulator answers about itself
+PULL_ENV = "DOCKYARD_EMULATOR_PULL"  # "1": images a model names may be pulled when missing
 
 
 def default_state_dir() -> Path:
@@ -37,6 +38,8 @@ class EmulatorSettings:
         default_factory=lambda: os.environ.get("DOCKYARD_EMULATOR_ACCOUNT") or DEFAULT_ACCOUNT
     )
     s3_endpoint_url: str | None = field(default_factory=_default_s3_endpoint)
+    # Off by default: an image is run only when it is already in the local engine.
+    pull: bool = field(default_factory=lambda: os.environ.get(PULL_ENV, "") in ("1", "true", "yes"))
 
     @property
     def url(self) -> str:

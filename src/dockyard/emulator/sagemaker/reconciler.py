@@ -5,7 +5,8 @@ every outcome is reported through :class:`FleetEvents`. One deployment step, wha
 
 1. per variant, keep the running instances whose variant digest is unchanged (an update of weights or
    counts only is therefore done in place), adopt matching containers left by an earlier emulator
-   process, and start what is missing (model data unpacked once per digest, image pulled if absent);
+   process, and start what is missing (model data unpacked once per digest, an absent image pulled
+   only when the emulator was started with ``--pull``);
 2. wait until every new instance passes /ping within its startup window; if one fails, remove what this
    step started and report the failure: traffic stays where it was;
 3. swap the endpoint's route in one store (blue/green), then drain the instances no longer routed to
@@ -86,12 +87,13 @@ class Reconciler:
         failure_threshold: int = FAILURE_THRESHOLD,
         stop_grace: float = STOP_GRACE,
         drain_timeout: float = DRAIN_TIMEOUT,
+        pull: bool = False,
     ) -> None:
         self.state_dir = state_dir
         self.router = Router()
         self.model_data = ModelData(state_dir, s3_endpoint_url)
         emulator_id = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
-        self.containers = Containers(client_factory, state_dir, container_prefix, emulator_id)
+        self.containers = Containers(client_factory, state_dir, container_prefix, emulator_id, pull)
         self.monitor_interval = monitor_interval
         self.failure_threshold = failure_threshold
         self.stop_grace = stop_grace
