@@ -44,6 +44,7 @@ def run_foreground(settings: EmulatorSettings, log_level: str = "info") -> None:
     """Serve until SIGINT/SIGTERM; record this process in the state directory while it runs."""
     import uvicorn
 
+    from dockyard.emulator.read_timeout import with_read_timeout
     from dockyard.emulator.server import EmulatorApp
 
     _check_port_free(settings)
@@ -56,7 +57,8 @@ def run_foreground(settings: EmulatorSettings, log_level: str = "info") -> None:
             host=settings.host,
             port=settings.port,
             loop="uvloop",
-            http="httptools",
+            http=with_read_timeout(settings.read_timeout),
+            timeout_keep_alive=int(settings.keep_alive),
             lifespan="on",
             access_log=False,
             log_level=log_level,

@@ -11,6 +11,7 @@ from dockyard.emulator.context import DEFAULT_ACCOUNT
 DEFAULT_PORT = 7474
 DEFAULT_HOST = "127.0.0.1"
 STATUS_PATH = "/_dockyard/status"  # what a running emulator answers about itself
+READ_TIMEOUT_ENV = "DOCKYARD_EMULATOR_READ_TIMEOUT"  # seconds a client may stall mid-request
 PULL_ENV = "DOCKYARD_EMULATOR_PULL"  # "1": images a model names may be pulled when missing
 
 
@@ -40,6 +41,10 @@ class EmulatorSettings:
     s3_endpoint_url: str | None = field(default_factory=_default_s3_endpoint)
     # Off by default: an image is run only when it is already in the local engine.
     pull: bool = field(default_factory=lambda: os.environ.get(PULL_ENV, "") in ("1", "true", "yes"))
+    # A client that sends nothing, or stops mid-headers or mid-body, for this long gets a 408 and is
+    # disconnected; an idle keep-alive connection is closed after keep_alive seconds.
+    read_timeout: float = field(default_factory=lambda: float(os.environ.get(READ_TIMEOUT_ENV) or 30))
+    keep_alive: float = 5.0
 
     @property
     def url(self) -> str:
