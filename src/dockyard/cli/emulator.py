@@ -109,5 +109,15 @@ def status_command(
         console.print("no emulator is running (start one with `dockyard emulator up --detach`)")
     else:
         console.print(f"emulator running at {found.url} (pid {found.pid}, state {found.state_dir})")
+        if found.model_data is not None:
+            from dockyard.archive import human_size
+
+            data = found.model_data
+            console.print(
+                f"model data: {data['held_directories']} unpacked model(s), "
+                f"{human_size(data['held_bytes'])} held; {data['collected_directories']} unused collected "
+                f"({human_size(data['collected_bytes'])} freed)",
+                highlight=False,
+            )
     if found is None:
         raise typer.Exit(1)

@@ -35,9 +35,17 @@ class EmulatorStatus:
     url: str
     state_dir: Path
     ready: bool
+    # Unpacked model data held in the state directory, and what was collected since the emulator started.
+    model_data: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pid": self.pid, "url": self.url, "state_dir": str(self.state_dir), "ready": self.ready}
+        return {
+            "pid": self.pid,
+            "url": self.url,
+            "state_dir": str(self.state_dir),
+            "ready": self.ready,
+            "model_data": self.model_data,
+        }
 
 
 def run_foreground(settings: EmulatorSettings, log_level: str = "info") -> None:
@@ -129,7 +137,10 @@ def status(state_dir: Path | None = None) -> EmulatorStatus | None:
     answer = probe(url)
     if answer is None or answer.get("pid") != pid:
         return None
-    return EmulatorStatus(pid, url, state_dir, bool(answer.get("ready")))
+    model_data = answer.get("model_data")
+    return EmulatorStatus(
+        pid, url, state_dir, bool(answer.get("ready")), model_data if isinstance(model_data, dict) else None
+    )
 
 
 def probe(url: str) -> dict[str, Any] | None:

@@ -121,7 +121,8 @@ class EmulatorApp:
         elif method == "POST" and "x-amz-target" in headers:
             await self._control(ctx, headers, receive, send)
         elif path == STATUS_PATH and method == "GET":
-            await _send(send, 200, [(b"content-type", b"application/json")], orjson.dumps(self._status()))
+            status = orjson.dumps(await asyncio.to_thread(self._status))
+            await _send(send, 200, [(b"content-type", b"application/json")], status)
         else:
             await self._send_control_error(
                 send, ValidationException(f"{method} {path} is not an operation of the SageMaker API"), ctx
@@ -158,6 +159,9 @@ class EmulatorApp:
             "state_dir": str(self.settings.state_dir),
             "account": self.settings.account,
             "ready": self._started,
+            "model_data": self.components.reconciler.collector.report().as_dict()
+            if self.components is not None and self._started
+            else None,
         }
 
     @property

@@ -5,7 +5,8 @@ uncompressed prefix, or one archive). ``s3://`` is read with boto3 through the c
 ``file://`` is read from this machine (a documented deviation of the local target, as SageMaker's own
 local mode allows). Archives are unpacked with :func:`dockyard.archive.unpack` (which refuses
 unsafe archives) into ``<state>/models/<sha256>/``: the same bytes are unpacked once, whatever their URL,
-and the directory survives emulator restarts so that adopted containers keep their mount.
+and the directory survives emulator restarts so that adopted containers keep their mount. Directories no
+container mounts any more are removed by :mod:`collector`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
@@ -60,7 +62,16 @@ class ModelData:
         self.models = state_dir / "models"
         self.downloads = state_dir / "downloads"
         self.s3_endpoint_url = s3_endpoint_url
-        self._lock = threading.Lock()  # one unpack into models/ at a time
+        self.lock = threading.Lock()  # one unpack into (or removal from) models/ at a time
+        self._used: dict[str, float] = {}  # model directory -> when prepare() last returned it
+
+    def used_since(self, directory: Path) -> float | None:
+        """When ``prepare`` last handed out ``directory`` (monotonic seconds); hold ``lock``."""
+        return self._used.get(directory.name)
+
+    def _hand_out(self, target: Path) -> Path:
+        self._used[target.name] = time.monotonic()
+        return target
 
     def prepare(self, container: ContainerSpec, region: str) -> Path | None:
         """The unpacked model directory for ``container``; None when it has no model data."""
@@ -80,15 +91,15 @@ class ModelData:
             archive = Path(tmp) / "model.tar.gz"
             digest = self._fetch(url, archive, region)
             target = self.models / digest
-            with self._lock:
+            with self.lock:
                 if target.is_dir():
-                    return target
+                    return self._hand_out(target)
                 self.models.mkdir(parents=True, exist_ok=True)
                 try:
                     unpack(archive, target)
                 except DockyardError as exc:
                     raise extract_failed(url, exc.message) from None
-            return target
+                return self._hand_out(target)
 
     def _fetch(self, url: str, destination: Path, region: str) -> str:
         """Copy the object at ``url`` to ``destination``; its sha256."""
@@ -129,11 +140,11 @@ class ModelData:
             else:
                 raise download_failed(url, "the local target reads s3:// and file:// URLs only")
             target = self.models / _tree_digest(tree)
-            with self._lock:
+            with self.lock:
                 if not target.is_dir():
                     self.models.mkdir(parents=True, exist_ok=True)
                     tree.rename(target)
-            return target
+                return self._hand_out(target)
 
     def _copy_prefix(self, url: str, bucket: str, prefix: str, tree: Path, region: str) -> None:
         client = self._s3(region)

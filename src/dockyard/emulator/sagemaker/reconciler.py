@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 
 from dockyard.containers.engine import connect
 from dockyard.emulator.runtime.router import EndpointRoute, Router, VariantRoute
+from dockyard.emulator.sagemaker.collector import GRACE as COLLECT_GRACE
+from dockyard.emulator.sagemaker.collector import Collector
 from dockyard.emulator.sagemaker.deployment import (
     DeploymentSpec,
     FleetEvents,
@@ -58,6 +60,7 @@ log = logging.getLogger("dockyard.emulator.fleet")
 STOP_GRACE = 30.0  # SageMaker: SIGTERM, then SIGKILL 30 s later
 DRAIN_TIMEOUT = 70.0  # longer than any request may take (60 s)
 MONITOR_INTERVAL = 1.0
+COLLECT_INTERVAL = 60.0  # how often unused model data is looked for, besides after each removal
 FAILURE_THRESHOLD = 3
 
 
@@ -88,12 +91,14 @@ class Reconciler:
         stop_grace: float = STOP_GRACE,
         drain_timeout: float = DRAIN_TIMEOUT,
         pull: bool = False,
+        collect_grace: float = COLLECT_GRACE,
     ) -> None:
         self.state_dir = state_dir
         self.router = Router()
         self.model_data = ModelData(state_dir, s3_endpoint_url)
         emulator_id = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
         self.containers = Containers(client_factory, state_dir, container_prefix, emulator_id, pull)
+        self.collector = Collector(self.model_data, self.containers, collect_grace)
         self.monitor_interval = monitor_interval
         self.failure_threshold = failure_threshold
         self.stop_grace = stop_grace
@@ -319,14 +324,19 @@ class Reconciler:
         self._discard_names(
             [item["name"] for item in self.containers.labelled(name) if item["name"] not in known]
         )
+        self.collector.collect()  # its model data, unless another endpoint mounts it too
         self._events.endpoint_removed(name)
 
     # ---- self-healing ------------------------------------------------------------------------------
 
     def _watch(self) -> None:
+        collected = time.monotonic()
         while not self._stopping.is_set():
             self._wake.wait(self.monitor_interval)
             self._wake.clear()
+            if time.monotonic() - collected > COLLECT_INTERVAL:
+                collected = time.monotonic()
+                self._workers.submit(self.collector.collect)
             for name, fleet in list(self._fleets.items()):
                 for instance in fleet.all():
                     if self._stopping.is_set():
