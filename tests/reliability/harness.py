@@ -252,6 +252,26 @@ def load(emulator: Emulator, endpoint: str, concurrency: int = 4) -> Iterator[Lo
         running.stop()
 
 
+@contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (e.g. "16m") mounted at ``path`` for the block (root, or sudo without a
+    password); unmounted after."""
+    path.mkdir(parents=True, exist_ok=True)
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    mounted = subprocess.run(
+        [*sudo, "mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        raise RuntimeError(f"cannot mount a tmpfs at {path} (needs root or sudo): {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run([*sudo, "umount", "--lazy", str(path)], check=False)
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, poll: float = 0.1) -> float:
     """Seconds until ``predicate()`` held; AssertionError after ``timeout``."""
     began = time.monotonic()

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sqlite3
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import docker
+from botocore.exceptions import ClientError
 
 from dockyard.emulator.sagemaker.instances import LABEL_EMULATOR, LABEL_ENDPOINT
 from tests.reliability.harness import (
@@ -40,13 +42,13 @@ def endpoint_containers(client: docker.DockerClient, emulator: Emulator, endpoin
     return sorted(str(c["Names"][0]).lstrip("/") for c in found)
 
 
-def container_killed(emulator: Emulator, image: str, workdir: Path, concurrency: int = 4) -> Figures:
+def container_killed(emulator: Emulator, image: str, concurrency: int = 4) -> Figures:
     """One of two instances is `docker kill`ed under load: what failed, and how long until two healthy
     instances serve again."""
     client = docker.from_env()
     sagemaker = emulator.client("sagemaker")
     endpoint = "dy-rel-kill"
-    deploy(sagemaker, endpoint, image, model_archive(workdir / "kill"), count=2)
+    deploy(sagemaker, endpoint, image, model_archive(emulator.state_dir / "inputs" / "kill"), count=2)
     victim = endpoint_containers(client, emulator, endpoint)[0]
     with load(emulator, endpoint, concurrency) as running:
         time.sleep(WARM_UP)
@@ -72,13 +74,13 @@ def container_killed(emulator: Emulator, image: str, workdir: Path, concurrency:
     }
 
 
-def emulator_killed(emulator: Emulator, image: str, workdir: Path, concurrency: int = 4) -> Figures:
+def emulator_killed(emulator: Emulator, image: str, concurrency: int = 4) -> Figures:
     """The emulator is SIGKILLed under load and started again on the same state directory: what was
     lost, whether the endpoint was re-adopted (same container), and how long until invocations succeed."""
     client = docker.from_env()
     sagemaker = emulator.client("sagemaker")
     endpoint = "dy-rel-restart"
-    deploy(sagemaker, endpoint, image, model_archive(workdir / "restart"), count=1)
+    deploy(sagemaker, endpoint, image, model_archive(emulator.state_dir / "inputs" / "restart"), count=1)
     sagemaker.create_model_package_group(ModelPackageGroupName="dy-rel-group")
     for _ in range(2):
         sagemaker.create_model_package(
@@ -122,12 +124,12 @@ def _inventory(sagemaker: Any) -> dict[str, list[str]]:
     }
 
 
-def updates_under_load(emulator: Emulator, image: str, workdir: Path, concurrency: int = 4) -> Figures:
+def updates_under_load(emulator: Emulator, image: str, concurrency: int = 4) -> Figures:
     """UpdateEndpoint to a new config (blue/green), then UpdateEndpointWeightsAndCapacities (two
     variants: weights and a count), all under load."""
     sagemaker = emulator.client("sagemaker")
     endpoint = "dy-rel-update"
-    archive = model_archive(workdir / "update")
+    archive = model_archive(emulator.state_dir / "inputs" / "update")
     deploy(sagemaker, endpoint, image, archive, count=1)
     create_model(sagemaker, f"{endpoint}-model-2", image, archive)
     create_config(
@@ -159,6 +161,54 @@ def updates_under_load(emulator: Emulator, image: str, workdir: Path, concurrenc
         errors=sorted({o.error or "" for o in running.failures()}),
     )
     return figures
+
+
+def disk_full(emulator: Emulator, image: str) -> Figures:
+    """The emulator's state directory (a small tmpfs) fills up: what CreateModel answers while it is
+    full, whether the database is sound after, and why an endpoint whose model data cannot fit fails."""
+    sagemaker = emulator.client("sagemaker")
+    archive = model_archive(emulator.state_dir / "inputs" / "full")
+    create_model(sagemaker, "dy-full-0", image, archive)
+    create_config(sagemaker, "dy-full-config", {"AllTraffic": ("dy-full-0", 1, 1.0)})
+    filler = emulator.state_dir / "filler"
+    _fill(filler)
+    refused: list[str] = []
+    created = 0
+    try:
+        for number in range(1, 30):
+            try:
+                create_model(sagemaker, f"dy-full-{number}", image, archive)
+                created += 1
+            except ClientError as exc:
+                error = exc.response["Error"]
+                status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
+                refused.append(f"{status} {error['Code']}: {error['Message']}")
+                if len(refused) >= 3:
+                    break
+    finally:
+        filler.unlink()
+    create_model(sagemaker, "dy-full-after", image, archive)
+    with sqlite3.connect(emulator.state_dir / "emulator.db") as db:
+        integrity = str(db.execute("PRAGMA integrity_check").fetchone()[0])
+    sagemaker.create_endpoint(EndpointName="dy-full", EndpointConfigName="dy-full-config")
+    described = wait_status(sagemaker, "dy-full")
+    return {
+        "created_while_full": created,
+        "refused": refused,
+        "integrity_check": integrity,
+        "models_after": len(sagemaker.list_models()["Models"]),
+        "endpoint_status": described["EndpointStatus"],
+        "failure_reason": described.get("FailureReason", ""),
+    }
+
+
+def _fill(path: Path) -> None:
+    """Write ``path`` until its file system has no byte left (unbuffered: every write reaches it)."""
+    with path.open("wb", buffering=0) as out:
+        for size in (1 << 20, 1 << 12, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    out.write(b"\0" * size)
 
 
 def slow_clients(emulator: Emulator, idle: int = 1000, slowloris: int = 50, probes: int = 30) -> Figures:

@@ -89,7 +89,10 @@ class ModelData:
         self.downloads.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.downloads) as tmp:
             archive = Path(tmp) / "model.tar.gz"
-            digest = self._fetch(url, archive, region)
+            try:
+                digest = self._fetch(url, archive, region)
+            except OSError as exc:  # the state directory is full, or not writable
+                raise download_failed(url, f"cannot write it to {self.downloads}: {exc.strerror}") from None
             target = self.models / digest
             with self.lock:
                 if target.is_dir():
