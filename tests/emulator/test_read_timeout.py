@@ -102,3 +102,14 @@ def test_keep_alive_requests_each_get_their_own_deadline(impatient: EmulatorProc
             sock.sendall(request)
             assert _response(sock).startswith(b"HTTP/1.1 200 OK\r\n")
             time.sleep(TIMEOUT * 0.6)  # less than the keep-alive timeout (5 s) and the read timeout
+
+
+def test_a_request_that_is_not_http_gets_an_aws_shaped_error(impatient: EmulatorProcess) -> None:
+    with _connect(impatient) as sock:
+        sock.sendall(HEAD + b"Content-Type: \x1f\r\nContent-Length: 2\r\n\r\n{}")
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"x-amzn-errortype: SerializationException\r\n" in answer
+    assert answer.endswith(
+        b'\r\n\r\n{"__type":"SerializationException","message":"The request is not valid HTTP/1.1."}'
+    )

@@ -1,4 +1,5 @@
 """A read timeout for uvicorn's httptools protocol: a client that stops sending cannot hold a connection.
+(And a request that is not valid HTTP gets an AWS-shaped error instead of uvicorn's plain text.)
 
 uvicorn closes a keep-alive connection that stays idle after a response (``timeout_keep_alive``), but
 nothing bounds a connection that never sends a request, one whose headers trickle in a byte at a time
@@ -22,6 +23,13 @@ _TIMEOUT_BODY = b"the request did not arrive within the read timeout"
 _REQUEST_TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\n"
     b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY)
+)
+
+_BAD_REQUEST_BODY = b'{"__type":"SerializationException","message":"The request is not valid HTTP/1.1."}'
+_BAD_REQUEST = (
+    b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.1\r\n"
+    b"x-amzn-errortype: SerializationException\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_BAD_REQUEST_BODY), _BAD_REQUEST_BODY)
 )
 
 
@@ -75,6 +83,13 @@ class _ReadTimeoutProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._phase = "served"
         super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        # A request whose HTTP framing cannot be parsed (a control character in a header, a broken
+        # chunk): answered as the services answer what they cannot parse, so that boto3 reads a code.
+        self._disarm()
+        self.transport.write(_BAD_REQUEST)
+        self.transport.close()
 
     def _arm(self) -> None:
         self._read_timer = self.loop.call_later(self.read_timeout, self._timed_out)
