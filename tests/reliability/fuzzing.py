@@ -117,7 +117,8 @@ def _fuzz_one(client: Any, operation: Any, examples: int, tally: Tally, wrong: b
             tally.codes[str(error.get("Code"))] += 1
             assert status < 500, f"{operation.name} answered {status}: {error}"
             # botocore falls back on the HTTP status as the code when the body does not name one.
-            assert error.get("Code") and not str(error["Code"]).isdigit(), failed
+            assert error.get("Code"), failed
+            assert not str(error["Code"]).isdigit(), failed
             assert isinstance(error.get("Message"), str), failed
 
     run()
