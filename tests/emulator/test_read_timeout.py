@@ -113,3 +113,17 @@ def test_a_request_that_is_not_http_gets_an_aws_shaped_error(impatient: Emulator
     assert answer.endswith(
         b'\r\n\r\n{"__type":"SerializationException","message":"The request is not valid HTTP/1.1."}'
     )
+
+
+def test_a_read_timeout_that_is_not_a_number_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dockyard.emulator.settings import EmulatorSettings
+    from dockyard.errors import UsageError
+
+    monkeypatch.setenv("DOCKYARD_EMULATOR_READ_TIMEOUT", "soon")
+    with pytest.raises(UsageError) as caught:
+        EmulatorSettings()
+    assert caught.value.message == (
+        "DOCKYARD_EMULATOR_READ_TIMEOUT='soon' is not a number of seconds above 0, such as 30"
+    )
+    monkeypatch.setenv("DOCKYARD_EMULATOR_READ_TIMEOUT", "2.5")
+    assert EmulatorSettings().read_timeout == 2.5

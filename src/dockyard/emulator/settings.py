@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.emulator.context import DEFAULT_ACCOUNT
+from dockyard.errors import UsageError
 
 DEFAULT_PORT = 7474
 DEFAULT_HOST = "127.0.0.1"
@@ -29,6 +30,19 @@ def _default_s3_endpoint() -> str | None:
     return os.environ.get("DOCKYARD_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3") or None
 
 
+def _default_read_timeout() -> float:
+    text = os.environ.get(READ_TIMEOUT_ENV, "").strip()
+    if not text:
+        return 30.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:  # also refuses nan
+        raise UsageError(f"{READ_TIMEOUT_ENV}={text!r} is not a number of seconds above 0, such as 30")
+    return seconds
+
+
 @dataclass(frozen=True)
 class EmulatorSettings:
     host: str = DEFAULT_HOST
@@ -43,7 +57,7 @@ class EmulatorSettings:
     pull: bool = field(default_factory=lambda: os.environ.get(PULL_ENV, "") in ("1", "true", "yes"))
     # A client that sends nothing, or stops mid-headers or mid-body, for this long gets a 408 and is
     # disconnected; an idle keep-alive connection is closed after keep_alive seconds.
-    read_timeout: float = field(default_factory=lambda: float(os.environ.get(READ_TIMEOUT_ENV) or 30))
+    read_timeout: float = field(default_factory=_default_read_timeout)
     keep_alive: float = 5.0
 
     @property
