@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard import archive
+from dockyard import archive, archive_unpack
 from dockyard.archive import IGNORED_NAMES, UnpackLimits, human_size, pack, unpack
 from dockyard.errors import ArchiveError, UsageError
 
@@ -375,7 +375,7 @@ def test_unpack_rejects_malicious_archives(case: str, assert_rejected: Callable[
 def test_unpack_rejects_a_bomb_by_declared_size(assert_rejected: Callable[..., None]) -> None:
     assert_rejected(
         [_member("small.bin", data=b"x" * 1000), _zeros("big.bin", 2 * MiB)],
-        "it unpacks to more than 2 MiB (member 'big.bin' goes over the limit)",
+        "it unpacks to more than 2 MiB (member 'big.bin' goes over the limit, DOCKYARD_UNPACK_MAX_SIZE)",
         UnpackLimits(max_total_size=2 * MiB),
     )
 
@@ -383,7 +383,8 @@ def test_unpack_rejects_a_bomb_by_declared_size(assert_rejected: Callable[..., N
 def test_unpack_rejects_a_bomb_by_ratio(assert_rejected: Callable[..., None]) -> None:
     assert_rejected(
         [_member("a.txt", data=b"x"), _zeros("zeros.bin", 16 * MiB)],
-        "it expands more than 100 times its compressed size (at member 'zeros.bin'): a decompression bomb",
+        "it expands more than 100 times its compressed size (at member 'zeros.bin'): a decompression bomb "
+        "(the limit is DOCKYARD_UNPACK_MAX_RATIO)",
         UnpackLimits(max_ratio=100, ratio_after=MiB),
     )
 
@@ -400,7 +401,8 @@ def test_the_default_limits_stop_a_zero_bomb_early(tmp_path: Path) -> None:
         unpack(bomb, tmp_path / "dest")
     assert caught.value.message == (
         f"refusing to unpack {bomb}: it expands more than 200 times its compressed size "
-        "(at member 'zeros0.bin'): a decompression bomb; nothing was written"
+        "(at member 'zeros0.bin'): a decompression bomb (the limit is DOCKYARD_UNPACK_MAX_RATIO); "
+        "nothing was written"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.tar.gz"]
 
@@ -439,7 +441,7 @@ def test_unpack_accepts_what_is_within_the_limits(tmp_path: Path) -> None:
     crafted = _craft(tmp_path / "ok.tar.gz", [_zeros("zeros.bin", 2 * MiB), _member("a", data=b"a")])
     result = unpack(crafted, tmp_path / "dest", UnpackLimits(max_total_size=2 * MiB + 1, max_members=2))
     assert (result.files, result.size) == (2, 2 * MiB + 1)
-    assert UnpackLimits() == UnpackLimits(50 * (1 << 30), 1_000_000, 200, 64 * MiB)
+    assert UnpackLimits() == UnpackLimits(50 * (1 << 30), 1_000_000, 200, 64 * MiB, 256 * MiB)
 
 
 def test_unpack_rejects_unreadable_archives(tmp_path: Path) -> None:
@@ -519,7 +521,7 @@ def test_tarfiles_data_filter_stops_what_the_validation_would_have(tmp_path: Pat
     into = tmp_path / "into"
     into.mkdir()
     with crafted.open("rb") as raw, pytest.raises(ArchiveError) as caught:
-        archive._extract(crafted, raw, _unvalidated(crafted), into)
+        archive_unpack._extract(crafted, raw, _unvalidated(crafted), into)
     assert caught.value.message == (
         f"cannot unpack {crafted}: '../escape.txt' would be extracted to '{tmp_path / 'escape.txt'}', "
         "which is outside the destination; nothing was written"
@@ -533,11 +535,52 @@ def test_extraction_stops_when_the_archive_differs_from_what_was_validated(tmp_p
     into = tmp_path / "into"
     into.mkdir()
     with swapped.open("rb") as raw, pytest.raises(ArchiveError) as caught:
-        archive._extract(swapped, raw, _unvalidated(validated), into)
+        archive_unpack._extract(swapped, raw, _unvalidated(validated), into)
     assert caught.value.message == (
         f"cannot unpack {swapped}: it changed while it was being unpacked; nothing was written"
     )
     assert not list(into.iterdir())
+
+
+def test_an_archive_that_does_not_fit_the_free_space_is_refused_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crafted = _craft(tmp_path / "big.tar.gz", [_zeros("weights.bin", 3 * MiB)])
+    free = shutil.disk_usage(tmp_path).free
+    # Keep all but 2 MiB of the disk free: the 3 MiB archive cannot fit.
+    monkeypatch.setenv("DOCKYARD_UNPACK_MIN_FREE", str(free - 2 * MiB))
+    with pytest.raises(ArchiveError) as caught:
+        unpack(crafted, tmp_path / "dest")
+    message = caught.value.message
+    assert message.startswith(f"cannot unpack {crafted}: it unpacks to 3 MiB and {tmp_path} has ")
+    assert message.endswith(
+        " must stay free (DOCKYARD_UNPACK_MIN_FREE); free some space or unpack elsewhere; nothing was written"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tar.gz"]
+
+
+def test_the_limits_come_from_the_environment_and_bad_values_are_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOCKYARD_UNPACK_MAX_SIZE", "2GiB")
+    monkeypatch.setenv("DOCKYARD_UNPACK_MAX_RATIO", "50")
+    monkeypatch.setenv("DOCKYARD_UNPACK_MIN_FREE", "1.5G")
+    limits = UnpackLimits()
+    assert (limits.max_total_size, limits.max_ratio, limits.min_free) == (2 << 30, 50, 3 << 29)
+    monkeypatch.setenv("DOCKYARD_UNPACK_MAX_SIZE", "lots")
+    with pytest.raises(UsageError) as caught:
+        UnpackLimits()
+    assert caught.value.message == (
+        "DOCKYARD_UNPACK_MAX_SIZE='lots' is not a size; "
+        "give bytes or a number with a unit, such as 20G or 512MiB"
+    )
+    monkeypatch.delenv("DOCKYARD_UNPACK_MAX_SIZE")
+    monkeypatch.setenv("DOCKYARD_UNPACK_MAX_RATIO", "0.5")
+    with pytest.raises(UsageError) as caught:
+        UnpackLimits()
+    assert caught.value.message == (
+        "DOCKYARD_UNPACK_MAX_RATIO='0.5' is not a ratio; give a number of at least 1, such as 200"
+    )
 
 
 def test_human_size() -> None:

@@ -41,6 +41,14 @@ def test_up_detached_status_and_down(tmp_path: Path) -> None:
         assert found["url"] == f"http://127.0.0.1:{port}"
         assert found["ready"] is True
         assert httpx.get(f"{found['url']}/_dockyard/status", timeout=5).json()["pid"] == found["pid"]
+        assert found["model_data"] == {
+            "held_directories": 0,
+            "held_bytes": 0,
+            "collected_directories": 0,
+            "collected_bytes": 0,
+        }
+        table = dockyard("emulator", "status", "--state-dir", str(state))
+        assert "model data: 0 unpacked model(s), 0 B held; 0 unused collected (0 B freed)" in table.stdout
 
         # Starting again on the same state directory finds the running one instead of a second.
         again = dockyard("emulator", "up", "--detach", "--port", str(port), "--state-dir", str(state))

@@ -325,14 +325,19 @@ def test_index_url_and_ca_certificates_never_reach_the_image(
     docker_client: docker.DockerClient,
 ) -> None:
     built, recorder = sklearn_build
-    # They were used: pip looked in the configured index, and the packages stage holds both files.
+    # They were used: pip looked in the configured index. The packages stage that held them (pip.conf
+    # with the token, the CA bundle) is gone from the engine with every image of its steps.
     assert any(TOKEN in line and "pypi.org/simple" in line for line in recorder.lines), recorder.lines[:20]
-    install = next(step for step in recorder.steps if step.instruction.startswith("RUN PIP_CONFIG_FILE="))
-    assert install.image is not None
-    assert TOKEN in _run(docker_client, install.image, "cat", "/tmp/dockyard-build/pip.conf")
-    assert sklearn_project.ca_line in _run(
-        docker_client, install.image, "cat", "/tmp/dockyard-build/ca-bundle.pem"
+    first = next(i for i, step in enumerate(recorder.steps) if step.instruction == "FROM base AS packages")
+    last = next(
+        i for i, step in enumerate(recorder.steps) if i > first and step.instruction.startswith("FROM")
     )
+    stage = recorder.steps[first + 1 : last]
+    assert any(step.instruction.startswith("RUN PIP_CONFIG_FILE=") for step in stage)
+    for step in stage:
+        assert step.image is not None
+        with pytest.raises(docker.errors.ImageNotFound):
+            docker_client.images.get(step.image)
 
     # The image does not: not in its history, its config, or any byte of any of its layers.
     markers = [TOKEN.encode(), sklearn_project.ca_line.encode(), b"/tmp/dockyard-build/"]
@@ -353,7 +358,7 @@ def test_index_url_and_ca_certificates_never_reach_the_image(
 
 @pytest.mark.docker
 @pytest.mark.timeout(900)
-def test_rebuild_after_a_code_change_reuses_every_dependency_layer(
+def test_rebuild_after_a_code_change_reuses_the_layers_before_the_secrets(
     sklearn_build: tuple[ProjectBuild, Recorder],
     sklearn_project: SklearnProject,
     docker_client: docker.DockerClient,
@@ -370,7 +375,10 @@ def test_rebuild_after_a_code_change_reuses_every_dependency_layer(
     steps = [match.groups() for match in map(STEP_LINE.match, result.stdout.splitlines()) if match]
     assert steps, result.stdout
     code = next(i for i, (*_, instruction) in enumerate(steps) if instruction.startswith("COPY program/"))
-    for _number, _total, took, instruction in steps[:code]:
+    # The packages stage held the pip configuration: its images were removed after the first build, so
+    # it runs again, and every step after it (its venv is new). What comes before it is reused.
+    first = [instruction for *_, instruction in steps].index("FROM base AS packages")
+    for _number, _total, took, instruction in steps[:first]:
         assert took == "cached" or instruction.startswith("FROM"), (instruction, result.stdout)
     assert steps[code][2] != "cached"
     cached = sum(took == "cached" for _number, _total, took, _instruction in steps)
@@ -379,7 +387,7 @@ def test_rebuild_after_a_code_change_reuses_every_dependency_layer(
     )
     assert re.search(summary, result.stdout, re.MULTILINE), result.stdout
     assert f"Tagged {tag}" in result.stdout
-    assert seconds < 120
+    assert seconds < 900
     assert 'VERSION = "v2"' in _run(docker_client, tag, "cat", "/opt/program/inference.py")
     assert docker_client.images.get(tag).id != sklearn_build[0].image.id
 

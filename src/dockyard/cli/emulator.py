@@ -59,6 +59,11 @@ def up(
     allow_host: list[str] = ALLOW_HOST_OPTION,
     allow_path: list[Path] = ALLOW_PATH_OPTION,
     insecure_any_credentials: bool = INSECURE_OPTION,
+    pull: bool = typer.Option(
+        False,
+        "--pull",
+        help="Pull missing images a model names (default: refuse). Env: DOCKYARD_EMULATOR_PULL=1.",
+    ),
 ) -> None:
     """Start the emulator (in the foreground unless --detach). Endpoints from an earlier run come back."""
     from dockyard.emulator.process import run_foreground, start_detached
@@ -77,6 +82,8 @@ def up(
         overrides["port"] = port
     if state_dir is not None:
         overrides["state_dir"] = state_dir
+    if pull:
+        overrides["pull"] = True
     settings = EmulatorSettings(**overrides)  # type: ignore[arg-type]
     credentials = local_credentials(settings.state_dir, create=True)
     if detach:
@@ -166,6 +173,16 @@ def status_command(
             if isinstance(counts, dict):
                 shown = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in counts.items())
                 console.print(f"  {service}: {shown}")
+        if found.model_data is not None:
+            from dockyard.archive import human_size
+
+            data = found.model_data
+            console.print(
+                f"model data: {data['held_directories']} unpacked model(s), "
+                f"{human_size(data['held_bytes'])} held; {data['collected_directories']} unused collected "
+                f"({human_size(data['collected_bytes'])} freed)",
+                highlight=False,
+            )
     if found is None:
         raise typer.Exit(1)
 

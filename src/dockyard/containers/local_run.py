@@ -92,6 +92,7 @@ class LocalContainer:
             raise
         self.container: Container | None = None
         self.ports: dict[int, int] = {}  # container port -> host port on 127.0.0.1
+        self.address: str | None = None  # the container's address on spec.network (unpublished ports)
         self._tempdir: Path | None = None
         self._layer_image: str | None = None
         self._log_thread: threading.Thread | None = None
@@ -112,7 +113,17 @@ class LocalContainer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.host_port_of()}"
+        return self._base_url(self.spec.container_port)
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the server's port has an address here (a container that exited at once has none)."""
+        return self.spec.container_port in self.ports or self.address is not None
+
+    def _base_url(self, container_port: int) -> str:
+        if container_port in self.ports or self.address is None:
+            return f"http://127.0.0.1:{self.host_port_of(container_port)}"
+        return f"http://{self.address}:{container_port}"
 
     @classmethod
     def adopt(cls, spec: RunSpec, client: DockerClient | None = None) -> LocalContainer:
@@ -143,6 +154,8 @@ class LocalContainer:
         ports: dict[str, tuple[str, int]] = {f"{spec.container_port}/tcp": ("127.0.0.1", spec.host_port or 0)}
         for port in spec.extra_ports:
             ports[f"{port}/tcp"] = ("127.0.0.1", 0)
+        if not spec.publish:
+            ports = {}
         with docker_errors(f"creating a container from {spec.image}"):
             self.container = self.client.containers.create(
                 image,
@@ -152,6 +165,7 @@ class LocalContainer:
                 volumes=volumes,
                 ports=ports,
                 labels=self._labels(),
+                network=spec.network,
                 **hardened_host_config(self.limits),
             )
         try:
@@ -204,6 +218,9 @@ class LocalContainer:
         for key, bindings in published.items():
             if bindings:
                 self.ports[int(key.split("/")[0])] = int(bindings[0]["HostPort"])
+        if self.spec.network is not None:
+            joined = (self.container.attrs["NetworkSettings"].get("Networks") or {}).get(self.spec.network)
+            self.address = (joined or {}).get("IPAddress") or None
 
     def close(self) -> None:
         """Stop (if running) and remove the container; remove the temporary model and image."""
@@ -297,7 +314,7 @@ class LocalContainer:
         return self.ports[container_port or self.spec.container_port]
 
     def ping(self, container_port: int | None = None) -> httpx.Response:
-        return _ping_client().get(f"http://127.0.0.1:{self.host_port_of(container_port)}/ping")
+        return _ping_client().get(f"{self._base_url(container_port or self.spec.container_port)}/ping")
 
     def wait_ready(self, timeout: float, container_port: int | None = None) -> float:
         """Poll ``GET /ping`` until it answers 200; the seconds that took. A ContainerError names what

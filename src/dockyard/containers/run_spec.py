@@ -44,6 +44,10 @@ class RunSpec:
     model_access: ModelAccess = "read-only"
     extra_ports: tuple[int, ...] = ()  # further container ports to publish (on free host ports)
     labels: Mapping[str, str] = field(default_factory=dict)  # added to dockyard's own (the emulator's)
+    network: str | None = None  # a network to join instead of the engine's default bridge
+    # False: no port is published (an ``internal`` network cannot publish one); the server is reached
+    # at the container's address on ``network``, which the host routes to on a Linux engine.
+    publish: bool = True
 
 
 @dataclass(frozen=True)

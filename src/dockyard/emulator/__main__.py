@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--insecure-any-credentials", action="store_true", help="accept any SigV4 signature (one is required)"
     )
+    parser.add_argument(
+        "--pull", action="store_true", default=defaults.pull, help="pull missing images a model names"
+    )
     args = parser.parse_args(argv)
     settings = EmulatorSettings(
         host=args.host,
@@ -36,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         allow_hosts=(*defaults.allow_hosts, *args.allow_host),
         allow_paths=(*defaults.allow_paths, *args.allow_path),
         insecure_any_credentials=defaults.insecure_any_credentials or args.insecure_any_credentials,
+        pull=args.pull,
     )
     run_foreground(settings, log_level=args.log_level)
 

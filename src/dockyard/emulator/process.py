@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from dockyard.emulator.settings import STATUS_PATH, EmulatorSettings, default_state_dir, project_dir
+from dockyard.emulator.settings import PULL_ENV, STATUS_PATH, EmulatorSettings, default_state_dir, project_dir
 from dockyard.errors import DockyardError, UsageError
 
 INFO_FILE = "emulator.json"
@@ -35,15 +35,24 @@ class EmulatorStatus:
     url: str
     state_dir: Path
     ready: bool
+    # Unpacked model data held in the state directory, and what was collected since the emulator started.
+    model_data: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pid": self.pid, "url": self.url, "state_dir": str(self.state_dir), "ready": self.ready}
+        return {
+            "pid": self.pid,
+            "url": self.url,
+            "state_dir": str(self.state_dir),
+            "ready": self.ready,
+            "model_data": self.model_data,
+        }
 
 
 def run_foreground(settings: EmulatorSettings, log_level: str = "info") -> None:
     """Serve until SIGINT/SIGTERM; record this process in the state directory while it runs."""
     import uvicorn
 
+    from dockyard.emulator.read_timeout import with_read_timeout
     from dockyard.emulator.security import secure
     from dockyard.emulator.server import EmulatorApp
 
@@ -57,7 +66,8 @@ def run_foreground(settings: EmulatorSettings, log_level: str = "info") -> None:
             host=settings.host,
             port=settings.port,
             loop="uvloop",
-            http="httptools",
+            http=with_read_timeout(settings.read_timeout),
+            timeout_keep_alive=int(settings.keep_alive),
             lifespan="on",
             access_log=False,
             log_level=log_level,
@@ -81,6 +91,7 @@ def start_detached(settings: EmulatorSettings) -> EmulatorStatus:
     environment = {**os.environ, "DOCKYARD_EMULATOR_ACCOUNT": settings.account}
     if settings.s3_endpoint_url:
         environment["DOCKYARD_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
+    environment[PULL_ENV] = "1" if settings.pull else "0"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             command,
@@ -117,7 +128,10 @@ def status(state_dir: Path | None = None) -> EmulatorStatus | None:
     answer = probe(url)
     if answer is None or answer.get("pid") != pid:
         return None
-    return EmulatorStatus(pid, url, state_dir, bool(answer.get("ready")))
+    model_data = answer.get("model_data")
+    return EmulatorStatus(
+        pid, url, state_dir, bool(answer.get("ready")), model_data if isinstance(model_data, dict) else None
+    )
 
 
 def holdings(url: str) -> dict[str, Any]:

@@ -110,6 +110,7 @@ class Components:
             FleetReports(store),
             s3_endpoint_url=settings.s3_endpoint_url,
             model_data_roots=settings.model_data_roots,
+            pull=settings.pull,
         )
         provider = SageMakerProvider(store, reconciler)
         runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable)
@@ -169,7 +170,7 @@ class EmulatorApp:
         path: str = scope["path"]
         method: str = scope["method"]
         if path == STATUS_PATH and method == "GET":
-            answer = self._status()
+            answer = await asyncio.to_thread(self._status)
             if (
                 self._started
                 and self.components is not None
@@ -243,6 +244,9 @@ class EmulatorApp:
             "state_dir": str(self.settings.state_dir),
             "account": self.settings.account,
             "ready": self._started,
+            "model_data": self.components.reconciler.collector.report().as_dict()
+            if self.components is not None and self._started
+            else None,
         }
 
     @property

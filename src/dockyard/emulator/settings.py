@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.emulator.context import DEFAULT_ACCOUNT
+from dockyard.errors import UsageError
 
 DEFAULT_PORT = 7474
 DEFAULT_HOST = "127.0.0.1"
@@ -15,6 +16,8 @@ STATUS_PATH = "/_dockyard/status"  # what a running emulator answers about itsel
 ALLOW_HOSTS_ENV = "DOCKYARD_EMULATOR_ALLOW_HOSTS"  # comma-separated
 ALLOW_PATHS_ENV = "DOCKYARD_EMULATOR_ALLOW_PATHS"  # os.pathsep-separated
 INSECURE_ENV = "DOCKYARD_EMULATOR_INSECURE_ANY_CREDENTIALS"
+READ_TIMEOUT_ENV = "DOCKYARD_EMULATOR_READ_TIMEOUT"  # seconds a client may stall mid-request
+PULL_ENV = "DOCKYARD_EMULATOR_PULL"  # "1": images a model names may be pulled when missing
 
 
 def default_state_dir() -> Path:
@@ -41,6 +44,19 @@ def _default_s3_endpoint() -> str | None:
     return os.environ.get("DOCKYARD_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3") or None
 
 
+def _default_read_timeout() -> float:
+    text = os.environ.get(READ_TIMEOUT_ENV, "").strip()
+    if not text:
+        return 30.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:  # also refuses nan
+        raise UsageError(f"{READ_TIMEOUT_ENV}={text!r} is not a number of seconds above 0, such as 30")
+    return seconds
+
+
 @dataclass(frozen=True)
 class EmulatorSettings:
     host: str = DEFAULT_HOST
@@ -61,6 +77,12 @@ class EmulatorSettings:
     insecure_any_credentials: bool = field(
         default_factory=lambda: os.environ.get(INSECURE_ENV, "").lower() in ("1", "true", "yes")
     )
+    # Off by default: an image is run only when it is already in the local engine.
+    pull: bool = field(default_factory=lambda: os.environ.get(PULL_ENV, "") in ("1", "true", "yes"))
+    # A client that sends nothing, or stops mid-headers or mid-body, for this long gets a 408 and is
+    # disconnected; an idle keep-alive connection is closed after keep_alive seconds.
+    read_timeout: float = field(default_factory=_default_read_timeout)
+    keep_alive: float = 5.0
 
     @property
     def url(self) -> str:
@@ -81,6 +103,8 @@ class EmulatorSettings:
             arguments += ["--allow-path", str(path)]
         if self.insecure_any_credentials:
             arguments.append("--insecure-any-credentials")
+        if self.pull:
+            arguments.append("--pull")
         return arguments
 
     @property

@@ -225,8 +225,15 @@ class ImageBuilder:
         platform: str | None = None,
         progress: Progress | None = None,
         clock: Callable[[], float] = time.monotonic,
+        discard_stage: str | None = None,
     ) -> BuiltImage:
-        """Build ``context`` and tag the result with every tag in ``tags`` (at least one)."""
+        """Build ``context`` and tag the result with every tag in ``tags`` (at least one).
+
+        ``discard_stage``: a stage (``FROM ... AS name``) whose images are removed once the build is
+        done, whatever the outcome: the classic builder keeps every stage's step images (as untagged
+        images, its cache), and a stage that was given secrets would keep them there. The price is that
+        stage's cache: the next build runs it again.
+        """
         if not tags:
             raise ValueError("an image needs at least one tag")
         stream = _BuildStream(progress, clock)
@@ -243,9 +250,13 @@ class ImageBuilder:
                 platform=platform,
                 decode=True,
             )
-            for message in messages:
-                stream.feed(message)
-            stream.finish()
+            try:
+                for message in messages:
+                    stream.feed(message)
+                stream.finish()
+            finally:
+                if discard_stage is not None:
+                    self._discard_stage(stream.steps, discard_stage)
             if stream.image_id is None:
                 raise BuildError(f"the engine finished building {tags[0]} without naming an image")
             for tag in tags[1:]:
@@ -253,6 +264,34 @@ class ImageBuilder:
                 self._client.api.tag(stream.image_id, repository, name)
             size = int(self._client.images.get(stream.image_id).attrs["Size"])
         return BuiltImage(stream.image_id, tuple(tags), size, clock() - began, tuple(stream.steps))
+
+    def _discard_stage(self, steps: Sequence[Step], stage: str) -> None:
+        """Remove the images of the steps of ``stage``: its last one, and with it every untagged parent
+        that no other image builds on (the stage's earlier steps; never the stage it started FROM)."""
+        inside = False
+        last: str | None = None
+        for step in steps:
+            words = step.instruction.split()
+            if words and words[0].upper() == "FROM":
+                if inside:
+                    break
+                inside = len(words) >= 4 and words[2].upper() == "AS" and words[3] == stage
+                continue
+            if inside and step.image:
+                last = step.image
+        if last is None:
+            return
+        import docker.errors
+
+        try:
+            self._client.images.remove(last, noprune=False)
+        except docker.errors.ImageNotFound:
+            pass  # removed by another build of the same project meanwhile
+        except docker.errors.APIError as exc:
+            raise BuildError(
+                f"the build stage '{stage}' held build secrets and its image {last} could not be removed "
+                f"({exc.explanation or exc}); remove it with `docker rmi {last}`"
+            ) from None
 
     def inspect(self, image: str) -> dict[str, Any]:
         with docker_errors(f"inspecting {image}"):

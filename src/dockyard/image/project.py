@@ -92,7 +92,9 @@ def build_project(
         warnings.append(message)
         warn(message)
 
-    def run(builder: ImageBuilder, context: Path, dockerfile: str) -> BuiltImage:
+    def run(
+        builder: ImageBuilder, context: Path, dockerfile: str, discard_stage: str | None = None
+    ) -> BuiltImage:
         mismatch = architecture_warning(builder.architecture(), platform)
         if mismatch:
             warning(mismatch)
@@ -104,6 +106,7 @@ def build_project(
             network_mode=network_mode or config.build.network_mode,
             platform=platform,
             progress=progress,
+            discard_stage=discard_stage,
         )
         # An engine without emulation may build from a local base image of another architecture.
         architecture = normalize_architecture(str(builder.inspect(built.id).get("Architecture", "")))
@@ -135,6 +138,8 @@ def build_project(
         for note in context.notes:
             warning(note)
         text = (context.directory / "Dockerfile").read_text()
+        # The packages stage was given pip.conf (an index URL may hold a token): none of its images stays.
+        secrets = "packages" if context.spec.pip_config else None
         with ImageBuilder() as builder:
-            built = run(builder, context.directory, "Dockerfile")
+            built = run(builder, context.directory, "Dockerfile", secrets)
     return ProjectBuild(built, text, own_dockerfile=False, warnings=tuple(warnings))

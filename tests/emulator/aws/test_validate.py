@@ -99,7 +99,7 @@ def test_map_values_types_and_unknown_members() -> None:
         "PrimaryContainer": {{"Environment": {{"A": "{value}"}}}}}}"""
     assert _control_error("CreateModel", body) == (
         "3 validation errors detected: "
-        f"Value '{{A={value}}}' at 'primaryContainer.environment' failed to satisfy constraint: "
+        f"Value '{{A={value[:253]}...' at 'primaryContainer.environment' failed to satisfy constraint: "
         "Map value must satisfy constraint: [Member must have length less than or equal to 1024]; "
         "Value 'yes' at 'enableNetworkIsolation' failed to satisfy constraint: "
         "Member must be of type boolean; "
@@ -254,3 +254,28 @@ def test_model_data_may_be_a_local_file_url() -> None:
     validate(shape, {"ModelName": "m", "PrimaryContainer": container})
     with pytest.raises(ValidationException, match=r"at 'primaryContainer\.modelDataUrl' failed to satisfy"):
         validate(shape, {"ModelName": "m", "PrimaryContainer": {**container, "ModelDataUrl": "ftp://x/y"}})
+
+
+def test_a_huge_value_is_echoed_cut_to_a_bounded_message() -> None:
+    value = "x" * 10_000_000
+    message = _control_error("DescribeEndpoint", f'{{"EndpointName": "{value}"}}')
+    shown = "x" * 256 + "..."
+    assert message == (
+        f"2 validation errors detected: Value '{shown}' at 'endpointName' failed to satisfy constraint: "
+        "Member must have length less than or equal to 63; "
+        f"Value '{shown}' at 'endpointName' failed to satisfy constraint: "
+        f"Member must satisfy regular expression pattern: {NAME}"
+    )
+
+
+def test_huge_unknown_member_names_and_many_errors_stay_bounded() -> None:
+    surprise = "k" * 100_000
+    many = ", ".join(f'{{"Key": "", "Value": "{"v" * 300}"}}' for _ in range(50))
+    message = _control_error("CreateModel", f'{{"ModelName": "m", "Tags": [{many}]}}')
+    assert len(message) < 20_000
+    assert message.startswith("100 validation errors detected: ")
+    assert message.endswith("; (and 50 more)")
+    assert _control_error("DescribeModel", f'{{"ModelName": "m", "{surprise}": 1}}') == (
+        f"1 validation error detected: Value '1' at '{surprise[:256]}...' failed to satisfy constraint: "
+        "Member is not part of the input"
+    )

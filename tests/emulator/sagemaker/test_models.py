@@ -47,6 +47,10 @@ def test_model_round_trip(cp: ControlPlane) -> None:
         "EnableNetworkIsolation": True,
     }
     assert cp.call("ListTags", ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
+    # What the fleet runs: the container on the isolated network.
+    stored = cp.store.get(Model, CTX.account, CTX.region, "My-Model")
+    assert stored is not None
+    assert stored.container.network_isolation is True
 
     cp.call("DeleteModel", ModelName="My-Model")
     assert cp.call("ListModels")["Models"] == []

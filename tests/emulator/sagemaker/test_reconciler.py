@@ -155,7 +155,9 @@ def test_failures_are_reported_with_sagemaker_reasons(
     assert reasons["dy-no-image"].startswith(
         "Please make sure all images included in the model for the production variant AllTraffic exist, "
         "and that the execution role used to create the model has permissions to access them. (The image "
-        f"{registry}/dy-fleet-missing:none is not in the local Docker engine and could not be pulled: "
+        f"{registry}/dy-fleet-missing:none is not in the local Docker engine and the emulator does not "
+        f"pull images unless allowed: run `docker pull {registry}/dy-fleet-missing:none`, or start the "
+        "emulator with --pull (DOCKYARD_EMULATOR_PULL=1).)"
     )
     assert reasons["dy-crash"].startswith(
         "CannotStartContainerError. Please ensure the model container for variant AllTraffic starts "

@@ -11,7 +11,7 @@ A checker is compiled once per shape and cached, so validating a request costs a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StringShape, StructureShape
@@ -50,7 +50,10 @@ def validate(shape: StructureShape, params: Mapping[str, Any]) -> None:
     _checker(shape)(params, "", errors)
     if errors:
         noun = "error" if len(errors) == 1 else "errors"
-        raise ValidationException(f"{len(errors)} validation {noun} detected: {'; '.join(errors)}")
+        shown = "; ".join(errors[:MAX_LISTED])
+        if len(errors) > MAX_LISTED:
+            shown += f"; (and {len(errors) - MAX_LISTED} more)"
+        raise ValidationException(f"{len(errors)} validation {noun} detected: {shown}")
 
 
 def camel(name: str) -> str:
@@ -66,21 +69,65 @@ def display_pattern(pattern: str) -> str:
     return pattern
 
 
-def render(value: Any) -> str:
-    """A value the way AWS's (Java) messages print it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return f"<{len(value)} bytes>"
+# How much of a value a message echoes. SageMaker's front end does not document a limit, but it never
+# answers with a message the size of the request: a value is shown up to this many characters, then
+# "...", so that a 10 MB field comes back as a sub-kilobyte error instead of a 10 MB one.
+MAX_ECHO = 256
+_ELLIPSIS = "..."
+# A request with thousands of bad list items still gets a bounded message: every failure is counted, the
+# first ones are listed.
+MAX_LISTED = 50
+
+
+def render(value: Any, limit: int = MAX_ECHO) -> str:
+    """A value the way AWS's (Java) messages print it, cut to ``limit`` characters (plus "...")."""
+    parts: list[str] = []
+    _render_into(value, parts, [limit + 1])
+    text = "".join(parts)
+    return text if len(text) <= limit else text[:limit] + _ELLIPSIS
+
+
+def _render_into(value: Any, parts: list[str], room: list[int]) -> None:
+    """Append ``value``'s rendering to ``parts`` until ``room[0]`` characters are spent: a huge map or list
+    is never rendered whole only to be cut."""
+    if room[0] <= 0:
+        return
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}={render(v)}" for k, v in value.items()) + "}"
+        _render_items(((f"{k}=", v) for k, v in value.items()), "{", "}", parts, room)
+        return
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(render(v) for v in value) + "]"
-    return str(value)
+        _render_items((("", v) for v in value), "[", "]", parts, room)
+        return
+    if value is None:
+        text = "null"
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, dt.datetime):
+        text = value.isoformat()
+    elif isinstance(value, bytes | bytearray | memoryview):
+        text = f"<{len(value)} bytes>"
+    elif isinstance(value, str):
+        text = value[: room[0]]
+    else:
+        text = str(value)
+    parts.append(text)
+    room[0] -= len(text)
+
+
+def _render_items(
+    items: Iterator[tuple[str, Any]], opening: str, closing: str, parts: list[str], room: list[int]
+) -> None:
+    parts.append(opening)
+    room[0] -= 1
+    for index, (label, item) in enumerate(items):
+        if room[0] <= 0:
+            return
+        separator = ", " if index else ""
+        parts.append(separator + label)
+        room[0] -= len(separator) + len(label)
+        _render_into(item, parts, room)
+    parts.append(closing)
+    room[0] -= 1
 
 
 def _entry(value: Any, path: str, constraint: str, sensitive: bool) -> str:
@@ -145,9 +192,8 @@ def _structure_check(shape: StructureShape) -> Check:
                 errors.append(_entry(None, prefix + paths[name], "Member must not be null", False))
         for name in value:
             if name not in members:
-                errors.append(
-                    _entry(value[name], prefix + camel(str(name)), "Member is not part of the input", False)
-                )
+                unknown = prefix + camel(render(name))
+                errors.append(_entry(value[name], unknown, "Member is not part of the input", False))
 
     return check
 
@@ -196,7 +242,7 @@ def _map_entries_check(key: Shape, value_shape: Shape) -> Check:
                 return
         if nested:
             for k, v in value.items():
-                _checker(value_shape)(v, f"{path}.{k}", errors)
+                _checker(value_shape)(v, f"{path}.{render(k)}", errors)
 
     return check
 

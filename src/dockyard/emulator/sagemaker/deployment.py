@@ -27,6 +27,7 @@ class ContainerSpec:
     model_data_prefix: str | None = None
     model_data_compressed: bool = True
     environment: Mapping[str, str] = field(default_factory=dict)
+    network_isolation: bool = False  # CreateModel's EnableNetworkIsolation
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ from dockyard.emulator.ecr.uris import parse_image as parse_ecr_image
 from dockyard.emulator.route_table import Instance
 from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantDeployment
 from dockyard.emulator.sagemaker.failure_reasons import cannot_start, with_log_tail
+from dockyard.emulator.sagemaker.networks import network_for
+from dockyard.emulator.settings import PULL_ENV
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
@@ -106,9 +108,15 @@ class Containers:
     """Docker work for the fleet of one emulator (one state directory)."""
 
     def __init__(
-        self, client_factory: Callable[[], DockerClient], state_dir: Path, prefix: str, emulator_id: str
+        self,
+        client_factory: Callable[[], DockerClient],
+        state_dir: Path,
+        prefix: str,
+        emulator_id: str,
+        pull: bool = False,
     ) -> None:
         self._client_factory = client_factory
+        self.pull = pull  # whether a missing image may be pulled
         self._client: DockerClient | None = None
         self._client_lock = threading.Lock()
         self.state_dir = state_dir
@@ -139,7 +147,8 @@ class Containers:
     # ---- starting --------------------------------------------------------------------------------
 
     def ensure_image(self, variant: VariantDeployment) -> None:
-        """The variant's image is here, or is pulled; else SageMaker's missing-image reason."""
+        """The variant's image is here, or is pulled when pulls are allowed; else SageMaker's
+        missing-image reason."""
         image = variant.container.image
         try:
             inspect_image(self.client, image)
@@ -149,14 +158,18 @@ class Containers:
         if parse_ecr_image(image) is not None:
             # The local ECR's images live in this engine; there is no remote ECR to pull from.
             raise StartFailure(missing_image_reason(variant.name, image))
+        if not self.pull:
+            raise StartFailure(
+                f"{_missing_image(variant)} (The image {image} is not in the local Docker engine and the "
+                f"emulator does not pull images unless allowed: run `docker pull {image}`, or start the "
+                f"emulator with --pull ({PULL_ENV}=1).)"
+            )
         try:
             with docker_errors(f"pulling {image}"):
                 self.client.images.pull(image)
         except DockyardError as exc:
             raise StartFailure(
-                "Please make sure all images included in the model for the production variant "
-                f"{variant.name} exist, and that the execution role used to create the model has "
-                f"permissions to access them. (The image {image} is not in the local Docker engine and "
+                f"{_missing_image(variant)} (The image {image} is not in the local Docker engine and "
                 f"could not be pulled: {exc.message})"
             ) from None
 
@@ -171,8 +184,8 @@ class Containers:
         except DockyardError as exc:
             box.close()
             raise StartFailure(cannot_start(variant, exc.message)) from None
-        # A container that exited at once has no published port; its health check reports the exit.
-        url = box.url if box.ports else "http://127.0.0.1:0"
+        # A container that exited at once has no address; its health check reports the exit.
+        url = box.url if box.reachable else "http://127.0.0.1:0"
         instance = FleetInstance(box, Instance(name, url, healthy=False), variant.name, digest)
         self._pump_logs(spec.endpoint, instance, since=None)
         return instance
@@ -200,6 +213,7 @@ class Containers:
             LABEL_INSTANCE: name,
             LABEL_HARDENING: HARDENING_VERSION,
         }
+        isolated = variant.container.network_isolation
         return RunSpec(
             image=variant.container.image,
             model=model_dir,
@@ -207,6 +221,8 @@ class Containers:
             instance_type=variant.instance_type,
             name=name,
             labels=labels,
+            network=network_for(self.client, isolated),
+            publish=not isolated,
         )
 
     def wait_healthy(
@@ -370,3 +386,11 @@ class _LogWriter:
         if self.closed.is_set():
             raise Cancelled  # ends the pump: a later emulator process copies from here on
         os.write(self.fd, chunk)
+
+
+def _missing_image(variant: VariantDeployment) -> str:
+    return (
+        "Please make sure all images included in the model for the production variant "
+        f"{variant.name} exist, and that the execution role used to create the model has "
+        "permissions to access them."
+    )

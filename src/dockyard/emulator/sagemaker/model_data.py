@@ -6,7 +6,8 @@ state directory, or, when an S3 endpoint is configured (``DOCKYARD_S3_ENDPOINT_U
 ``file://`` is read from this machine (a documented deviation of the local target, as SageMaker's own
 local mode allows). Archives are unpacked with :func:`dockyard.archive.unpack` (which refuses
 unsafe archives) into ``<state>/models/<sha256>/``: the same bytes are unpacked once, whatever their URL,
-and the directory survives emulator restarts so that adopted containers keep their mount.
+and the directory survives emulator restarts so that adopted containers keep their mount. Directories no
+container mounts any more are removed by :mod:`collector`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,9 +70,18 @@ class ModelDataCache:
         self.roots = (state_dir, *roots)  # where file:// model data may be read from
         self.downloads = state_dir / "downloads"
         self.s3_endpoint_url = s3_endpoint_url
-        self._lock = threading.Lock()  # one unpack into models/ at a time
+        self.lock = threading.Lock()  # one unpack into (or removal from) models/ at a time
+        self._used: dict[str, float] = {}  # model directory -> when prepare() last returned it
         self._local_lock = threading.Lock()
         self._local: LocalObjects | None = None
+
+    def used_since(self, directory: Path) -> float | None:
+        """When ``prepare`` last handed out ``directory`` (monotonic seconds); hold ``lock``."""
+        return self._used.get(directory.name)
+
+    def _hand_out(self, target: Path) -> Path:
+        self._used[target.name] = time.monotonic()
+        return target
 
     def prepare(self, container: ContainerSpec, region: str) -> Path | None:
         """The unpacked model directory for ``container``; None when it has no model data."""
@@ -88,17 +99,20 @@ class ModelDataCache:
         self.downloads.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.downloads) as tmp:
             archive = Path(tmp) / "model.tar.gz"
-            digest = self._fetch(url, archive, region)
+            try:
+                digest = self._fetch(url, archive, region)
+            except OSError as exc:  # the state directory is full, or not writable
+                raise download_failed(url, f"cannot write it to {self.downloads}: {exc.strerror}") from None
             target = self.models / digest
-            with self._lock:
+            with self.lock:
                 if target.is_dir():
-                    return target
+                    return self._hand_out(target)
                 self.models.mkdir(parents=True, exist_ok=True)
                 try:
                     unpack(archive, target)
                 except DockyardError as exc:
                     raise extract_failed(url, exc.message) from None
-            return target
+                return self._hand_out(target)
 
     def _fetch(self, url: str, destination: Path, region: str) -> str:
         """Copy the object at ``url`` to ``destination``; its sha256."""
@@ -149,11 +163,11 @@ class ModelDataCache:
             else:
                 raise download_failed(url, "the local target reads s3:// and file:// URLs only")
             target = self.models / _tree_digest(tree)
-            with self._lock:
+            with self.lock:
                 if not target.is_dir():
                     self.models.mkdir(parents=True, exist_ok=True)
                     tree.rename(target)
-            return target
+                return self._hand_out(target)
 
     def _copy_prefix(self, url: str, bucket: str, prefix: str, tree: Path, region: str) -> None:
         keys = [key for key in self._s3_keys(url, bucket, prefix, region) if not key.endswith("/")]

@@ -6,6 +6,7 @@ model-package version it names (resolved once, at CreateModel, as SageMaker does
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -61,6 +62,8 @@ class ModelOps:
         name: str = params["ModelName"]
         arn = ctx.arn("model", name)
         container = self._container(ctx, params)
+        if params.get("EnableNetworkIsolation"):
+            container = dataclasses.replace(container, network_isolation=True)
         definition = {key: value for key, value in params.items() if key not in ("ModelName", "Tags")}
         model = Model(ctx.account, ctx.region, name, arn, self.clock(), container, definition)
         if not self.store.insert(model):

@@ -5,7 +5,8 @@ every outcome is reported through :class:`FleetEvents`. One deployment step, wha
 
 1. per variant, keep the running instances whose variant digest is unchanged (an update of weights or
    counts only is therefore done in place), adopt matching containers left by an earlier emulator
-   process, and start what is missing (model data unpacked once per digest, image pulled if absent);
+   process, and start what is missing (model data unpacked once per digest, an absent image pulled
+   only when the emulator was started with ``--pull``);
 2. wait until every new instance passes /ping within its startup window; if one fails, remove what this
    step started and report the failure: traffic stays where it was;
 3. swap the endpoint's route in one store (blue/green), then drain the instances no longer routed to
@@ -36,6 +37,8 @@ from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.ecr.uris import resolved_reference
 from dockyard.emulator.route_table import EndpointRoute, Router, VariantRoute
+from dockyard.emulator.sagemaker.collector import GRACE as COLLECT_GRACE
+from dockyard.emulator.sagemaker.collector import Collector
 from dockyard.emulator.sagemaker.deployment import (
     DeploymentSpec,
     FleetEvents,
@@ -64,6 +67,7 @@ log = logging.getLogger("dockyard.emulator.fleet")
 STOP_GRACE = 30.0  # SageMaker: SIGTERM, then SIGKILL 30 s later
 DRAIN_TIMEOUT = 70.0  # longer than any request may take (60 s)
 MONITOR_INTERVAL = 1.0
+COLLECT_INTERVAL = 60.0  # how often unused model data is looked for, besides after each removal
 FAILURE_THRESHOLD = 3
 
 
@@ -96,12 +100,17 @@ class Reconciler:
         failure_threshold: int = FAILURE_THRESHOLD,
         stop_grace: float = STOP_GRACE,
         drain_timeout: float = DRAIN_TIMEOUT,
+        pull: bool = False,
+        collect_grace: float = COLLECT_GRACE,
     ) -> None:
         self.state_dir = state_dir
         self.router = router
         self.events = events
         self.model_data = ModelDataCache(state_dir, s3_endpoint_url, model_data_roots)
-        self.containers = Containers(client_factory, state_dir, container_prefix, emulator_id(state_dir))
+        self.containers = Containers(
+            client_factory, state_dir, container_prefix, emulator_id(state_dir), pull
+        )
+        self.collector = Collector(self.model_data, self.containers, collect_grace)
         self.monitor_interval = monitor_interval
         self.failure_threshold = failure_threshold
         self.stop_grace = stop_grace
@@ -325,14 +334,19 @@ class Reconciler:
         self._discard_names(
             [item["name"] for item in self.containers.labelled(name) if item["name"] not in known]
         )
+        self.collector.collect()  # its model data, unless another endpoint mounts it too
         self.events.endpoint_removed(name)
 
     # ---- self-healing ------------------------------------------------------------------------------
 
     def _watch(self) -> None:
+        collected = time.monotonic()
         while not self._stopping.is_set():
             self._wake.wait(self.monitor_interval)
             self._wake.clear()
+            if time.monotonic() - collected > COLLECT_INTERVAL:
+                collected = time.monotonic()
+                self._workers.submit(self.collector.collect)
             for name, fleet in list(self._fleets.items()):
                 for instance in fleet.all():
                     if self._stopping.is_set():

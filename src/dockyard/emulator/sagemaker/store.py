@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from pydantic import TypeAdapter
 
+from dockyard.emulator.errors import ServiceUnavailable
 from dockyard.emulator.sagemaker.domain import (
     Endpoint,
     EndpointConfig,
@@ -171,7 +174,7 @@ class Store:
 
     def delete(self, kind: type[Any], account: str, region: str, name: str) -> None:
         """Remove a record and its tags."""
-        with self._lock:
+        with self._writing():
             self._cache.pop((kind, account, region, name.lower()), None)
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -182,7 +185,7 @@ class Store:
                 if row is not None:
                     self._db.execute("DELETE FROM tags WHERE arn = ?", (row[0],))
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
             self._db.execute("COMMIT")
 
@@ -194,10 +197,29 @@ class Store:
                 for table in TABLES.values()
             )
 
+    def _rollback(self) -> None:
+        # SQLite may have rolled back by itself already (a full disk ends the transaction).
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The lock, for a write; a full disk becomes an error that says where space is missing."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.OperationalError as exc:
+                if "full" not in str(exc):
+                    raise
+                raise ServiceUnavailable(
+                    f"The emulator's state directory {self.path.parent} is full ({exc}): nothing was "
+                    "changed. Free space there and retry."
+                ) from None
+
     def _write(self, record: Record, verb: str) -> None:
         kind = type(record)
         body = self._adapters[kind].dump_json(record).decode()
-        with self._lock:
+        with self._writing():
             self._cache.pop((kind, record.account, record.region, record.name.lower()), None)
             self._db.execute(
                 f"{verb} INTO {TABLES[kind]} (account, region, name, arn, body) VALUES (?, ?, ?, ?, ?)",
@@ -219,7 +241,7 @@ class Store:
 
     def add_tags(self, arn: str, tags: list[tuple[str, str]]) -> None:
         """Add tags, replacing the value of a key the resource has already (it keeps its place)."""
-        with self._lock:
+        with self._writing():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 (position,) = self._db.execute(
@@ -233,10 +255,10 @@ class Store:
                         (arn, key, value, position),
                     )
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
             self._db.execute("COMMIT")
 
     def delete_tags(self, arn: str, keys: list[str]) -> None:
-        with self._lock:
+        with self._writing():
             self._db.executemany("DELETE FROM tags WHERE arn = ? AND key = ?", [(arn, key) for key in keys])
