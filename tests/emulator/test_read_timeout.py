@@ -7,7 +7,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
+from tests.aws_fixtures import FAKE_KEY, REGION
 from tests.emulator_fixtures import EmulatorProcess
 
 pytestmark = pytest.mark.slow
@@ -17,6 +21,21 @@ HEAD = (
     b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
     b"X-Amz-Target: SageMaker.ListModels\r\n"
 )
+
+
+def _signed_head(emulator: EmulatorProcess, body: bytes) -> bytes:
+    """HEAD, signed for ``body`` as botocore signs (the emulator refuses unsigned requests), with the
+    Content-Length of the whole body, whether or not all of it is then sent."""
+    request = AWSRequest(
+        "POST",
+        f"{emulator.url}/",
+        data=body,
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.ListModels"},
+    )
+    SigV4Auth(Credentials(FAKE_KEY, FAKE_KEY), "sagemaker", REGION).add_auth(request)
+    lines = [f"Host: 127.0.0.1:{emulator.port}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    return ("POST / HTTP/1.1\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +72,7 @@ def _response(sock: socket.socket) -> bytes:
 
 def test_a_body_that_stops_arriving_is_answered_408_and_closed(impatient: EmulatorProcess) -> None:
     with _connect(impatient) as sock:
-        sock.sendall(HEAD + b"Content-Length: 100\r\n\r\n{")
+        sock.sendall(_signed_head(impatient, b"{" + b" " * 98 + b"}") + b"{")
         started = time.monotonic()
         answer = _answer(sock)
     assert TIMEOUT * 0.9 <= time.monotonic() - started < TIMEOUT + 3
@@ -88,7 +107,7 @@ def test_a_connection_that_sends_nothing_is_closed(impatient: EmulatorProcess) -
 def test_a_slow_but_steady_body_and_a_slow_answer_are_not_timed_out(impatient: EmulatorProcess) -> None:
     body = b"{}"
     with _connect(impatient) as sock:
-        sock.sendall(HEAD + f"Content-Length: {len(body)}\r\n\r\n".encode())
+        sock.sendall(_signed_head(impatient, body))
         for byte in body:  # the body may pause up to the timeout between two reads
             time.sleep(TIMEOUT * 0.6)
             sock.sendall(bytes([byte]))
@@ -96,10 +115,9 @@ def test_a_slow_but_steady_body_and_a_slow_answer_are_not_timed_out(impatient: E
 
 
 def test_keep_alive_requests_each_get_their_own_deadline(impatient: EmulatorProcess) -> None:
-    request = HEAD + b"Content-Length: 2\r\n\r\n{}"
     with _connect(impatient) as sock:
         for _ in range(3):
-            sock.sendall(request)
+            sock.sendall(_signed_head(impatient, b"{}") + b"{}")
             assert _response(sock).startswith(b"HTTP/1.1 200 OK\r\n")
             time.sleep(TIMEOUT * 0.6)  # less than the keep-alive timeout (5 s) and the read timeout
 
