@@ -53,7 +53,8 @@ def test_ping_answers_within_100_ms_while_the_model_predicts_for_10_s(start_serv
     if how.startswith("spin"):
         # The model holds the GIL here: the HTTP thread gets it back within the interpreter's 5 ms
         # switch interval, and the OS scheduler of a busy shared machine adds its own delays.
-        assert sorted(latencies)[44] < 0.1 and max(latencies) < 1.0, f"ping latencies (ms): {shown}"
+        assert sorted(latencies)[44] < 0.1, f"ping latencies (ms): {shown}"
+        assert max(latencies) < 1.0, f"ping latencies (ms): {shown}"
     else:
         assert max(latencies) < 0.1, f"ping latencies (ms): {shown}"
 
