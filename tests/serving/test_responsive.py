@@ -148,3 +148,22 @@ def test_a_body_that_stops_arriving_gets_408_and_its_connection_closed(start_ser
     assert body == b'{"error":"RequestTimeout","message":"the request body did not arrive within 2 s"}'
     assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in answers)
     assert server.client.post("/invocations", content=b"x").status_code == 200
+
+
+def test_a_request_head_that_stops_arriving_has_its_connection_closed(start_server) -> None:
+    server = start_server("--handler", str(HANDLERS / "echo.py"), "--workers", "1", "--body-timeout", "2")
+    silent = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(20)]
+    halfway = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(20)]
+    try:
+        for sock in halfway:
+            sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-")
+        for _ in range(5):
+            assert server.client.post("/invocations", content=b"x").status_code == 200
+        started = time.monotonic()
+        for sock in silent + halfway:
+            sock.settimeout(10)
+            assert sock.recv(65536) == b""  # closed by the server, without an answer
+        assert time.monotonic() - started < 8
+    finally:
+        for sock in silent + halfway:
+            sock.close()

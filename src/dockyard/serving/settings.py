@@ -185,7 +185,7 @@ OPTIONS: tuple[Option, ...] = (
         "body_timeout",
         _seconds,
         ("DOCKYARD_BODY_TIMEOUT",),
-        "seconds a request body may take to arrive before the server answers 408 and closes",
+        "seconds a request's head or body may take to arrive; then the connection is closed (408 for a body)",
         "a number of seconds > 0",
     ),
     Option(

@@ -36,6 +36,7 @@ from dockyard.serving.handler import build_pipeline
 from dockyard.serving.metrics import MULTIPROC_ENV, WorkerMetrics
 from dockyard.serving.runner import Jobs, Runner
 from dockyard.serving.settings import ServerSettings, from_json
+from dockyard.serving.stalls import HeadWatch
 
 SPEC_ENV = "DOCKYARD_WORKER"
 LOAD_FAILED = 3  # exit status telling the supervisor that the model could not be loaded
@@ -67,6 +68,7 @@ class Worker:
                 timeout_graceful_shutdown=int(settings.graceful_timeout),
             )
         )
+        self.heads = HeadWatch(settings.body_timeout)
         self.exit_code = 0
         # Signals wake the event loop through this pair: the C-level handler writes the signal's
         # number at once, whatever the main thread is doing.
@@ -101,11 +103,14 @@ class Worker:
             self.server.should_exit = True
 
     def _tick(self, parent: int) -> None:
-        """Every second: write the metrics tallied since the last tick, time out stalled bodies, and
-        stop when orphaned (a supervisor killed with SIGKILL cannot stop its workers)."""
+        """Every second: write the metrics tallied since the last tick, time out stalled request heads
+        and bodies, and stop when orphaned (a supervisor killed with SIGKILL cannot stop its workers)."""
         if self.metrics is not None:
             self.metrics.flush()
-        self.app.expire_reads(time.monotonic())
+        now = time.monotonic()
+        self.app.expire_reads(now)
+        if self.heads.sweep(self.server.server_state.connections, now):
+            log.info("worker %d closed connections whose request head stopped arriving", self.slot)
         if os.getppid() != parent:
             log.error("worker %d: the supervisor is gone; stopping", self.slot)
             self.server.should_exit = True
