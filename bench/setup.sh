@@ -11,10 +11,12 @@ command -v "$python" >/dev/null || python=python3
 
 # The model is saved by one scikit-learn and loaded by all: keep these equal to the project's .venv.
 common="scikit-learn==1.9.1 joblib==1.6.0 numpy==2.4.6 scipy==1.17.1"
+# The XGBoost and ONNX rows: the same libraries as the project's .venv, so every server loads the same files.
+models="xgboost==3.2.0 onnxruntime==1.32.0"
 declare -A peers=(
-    [mlflow]="mlflow==3.17.2 mlflow-skinny==3.17.2 fastapi==0.165.0 uvicorn==0.54.0 $common"
-    [mms]="sagemaker-inference==1.10.1 multi-model-server==1.1.11 $common"
-    [byoc]="flask==3.1.3 gunicorn==27.0.1 $common"
+    [mlflow]="mlflow==3.17.2 mlflow-skinny==3.17.2 fastapi==0.165.0 uvicorn==0.54.0 onnx==1.23.2 $models $common"
+    [mms]="sagemaker-inference==1.10.1 multi-model-server==1.1.11 $models $common"
+    [byoc]="flask==3.1.3 gunicorn==27.0.1 $models $common"
     [asgi]="uvicorn==0.54.0 uvloop==0.23.0 httptools==0.9.0"
     # The deploy benchmark's peer: the SageMaker Python SDK's local mode, on the v2 line (sagemaker<3).
     [sagemaker-sdk]="sagemaker==2.257.7"

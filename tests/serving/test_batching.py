@@ -1,8 +1,7 @@
-"""Adaptive batching: merge/split as pure functions, and the scheduler under concurrency."""
+"""Adaptive batching: merge/split as pure functions, and grouping a batch into predict calls."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dockyard.serving.batching import AdaptiveBatcher, batch_key, merge, split
+from dockyard.serving.batching import Batcher, Failure, batch_key, merge, split
 from dockyard.serving.context import RequestContext
 from dockyard.serving.errors import ModelTimeout
 from dockyard.serving.handler import BatchContext
@@ -67,71 +66,43 @@ class RecordingModel:
         return inputs * 2
 
 
-async def _submit_all(batcher: AdaptiveBatcher, requests: list[Any], stagger: list[int]) -> list[Any]:
-    async def one(index: int, inputs: Any) -> Any:
-        for _ in range(stagger[index % len(stagger)]):
-            await asyncio.sleep(0)
-        try:
-            return await batcher.submit(inputs, _context(index))
-        except ValueError as exc:
-            return exc
-
-    return await asyncio.gather(*(one(index, inputs) for index, inputs in enumerate(requests)))
+def _run(batcher: Batcher, requests: list[Any]) -> list[Any]:
+    return batcher.run([(inputs, _context(index)) for index, inputs in enumerate(requests)])
 
 
 @settings(max_examples=60, deadline=None)
 @given(
     sizes=row_counts,
     widths=st.lists(st.sampled_from([2, 3]), min_size=1, max_size=40),
-    stagger=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=10),
-    max_size=st.integers(min_value=1, max_value=16),
-    delay=st.sampled_from([0.0, 0.001]),
     bad=st.sets(st.integers(min_value=0, max_value=39), max_size=3),
 )
-def test_every_caller_gets_its_own_rows(
-    sizes: list[int], widths: list[int], stagger: list[int], max_size: int, delay: float, bad: set[int]
-) -> None:
+def test_every_caller_gets_its_own_rows(sizes: list[int], widths: list[int], bad: set[int]) -> None:
     requests = []
     for index, size in enumerate(sizes):
         width = widths[index % len(widths)]
         rows = np.arange(size * width, dtype=float).reshape(size, width) + 100 * index
         requests.append(-rows - 1 if index in bad else rows)
     model = RecordingModel()
-    batcher = AdaptiveBatcher(model, max_size=max_size, max_delay=delay)
-    results = asyncio.run(_submit_all(batcher, requests, stagger))
+    batches: list[int] = []
+    results = _run(Batcher(model, batches.append), requests)
     for index, (inputs, result) in enumerate(zip(requests, results, strict=True)):
         if index in bad:
-            assert isinstance(result, ValueError), "a failing request gets its own error"
+            assert isinstance(result, Failure), "a failing request gets its own error"
+            assert str(result.error) == "negative input"
         else:
             np.testing.assert_array_equal(result, inputs * 2)
-    assert max(model.calls) <= max_size
-    assert sum(1 for _ in results) == len(requests)
+    assert sum(batches) == len(requests) - len(bad & set(range(len(requests))))
 
 
-def test_concurrent_requests_are_merged_into_one_call() -> None:
+def test_requests_with_equal_row_shapes_are_merged_into_one_call() -> None:
     model = RecordingModel()
-    batcher = AdaptiveBatcher(model, max_size=32, max_delay=0.0)
-    requests = [np.full((1, 4), float(index)) for index in range(10)]
-    results = asyncio.run(_submit_all(batcher, requests, [0]))
-    assert model.calls == [10]
+    batches: list[int] = []
+    requests = [np.full((1, 4), float(index)) for index in range(10)] + [np.ones((2, 3))]
+    results = _run(Batcher(model, batches.append), requests)
+    assert model.calls == [10, 1]
+    assert batches == [10, 1]
     for inputs, result in zip(requests, results, strict=True):
         np.testing.assert_array_equal(result, inputs * 2)
-
-
-def test_delay_waits_for_a_batch_to_fill() -> None:
-    model = RecordingModel()
-    batcher = AdaptiveBatcher(model, max_size=4, max_delay=0.05)
-
-    async def scenario() -> list[Any]:
-        async def late(index: int) -> Any:
-            await asyncio.sleep(0.01 * index)
-            return await batcher.submit(np.ones((1, 2)), _context(index))
-
-        return await asyncio.gather(*(late(index) for index in range(4)))
-
-    results = asyncio.run(scenario())
-    assert model.calls == [4]
-    assert all(result.shape == (1, 2) for result in results)
 
 
 def test_timeout_fails_the_whole_batch_without_retrying_each_request() -> None:
@@ -141,20 +112,9 @@ def test_timeout_fails_the_whole_batch_without_retrying_each_request() -> None:
         calls.append(len(inputs))
         raise ModelTimeout("the model did not answer within the 1 s timeout")
 
-    batcher = AdaptiveBatcher(slow, max_size=8, max_delay=0.0)
-
-    async def scenario() -> list[Any]:
-        async def one(index: int) -> Any:
-            try:
-                return await batcher.submit(np.ones((1, 2)), _context(index))
-            except ModelTimeout as exc:
-                return exc
-
-        return await asyncio.gather(*(one(index) for index in range(3)))
-
-    results = asyncio.run(scenario())
+    results = _run(Batcher(slow), [np.ones((1, 2))] * 3)
     assert calls == [3]
-    assert all(isinstance(result, ModelTimeout) for result in results)
+    assert all(isinstance(result, Failure) and isinstance(result.error, ModelTimeout) for result in results)
 
 
 def test_a_batch_of_the_wrong_length_falls_back_to_single_calls() -> None:
@@ -164,7 +124,6 @@ def test_a_batch_of_the_wrong_length_falls_back_to_single_calls() -> None:
         seen.append(len(inputs))
         return np.array([inputs.sum()])  # one row for the whole input: wrong under batching
 
-    batcher = AdaptiveBatcher(summarize, max_size=8, max_delay=0.0)
-    results = asyncio.run(_submit_all(batcher, [np.ones((1, 2)), np.ones((1, 2)) * 3], [0]))
+    results = _run(Batcher(summarize), [np.ones((1, 2)), np.ones((1, 2)) * 3])
     assert seen == [2, 1, 1]
     assert [float(result[0]) for result in results] == [2.0, 6.0]

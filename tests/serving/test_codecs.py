@@ -470,3 +470,31 @@ def test_npy_round_trip(array: np.ndarray) -> None:
     assert decoded.dtype == array.dtype
     assert decoded.shape == array.shape
     np.testing.assert_array_equal(decoded, array)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1,2,3\n4,5,6\n",
+        "1.5,-2e3,nan\n\n inf ,4,5\n",
+        "7\n8\n9",
+        "1,2\r\n3,4\r\n",  # the csv module's line endings
+        '"1",2\n3,4\n',  # quoted
+        "1,2\n3\n",  # ragged
+        "1,,3\n",  # an empty cell
+        "a,b\n1,2\n",  # not numbers
+    ],
+)
+def test_the_numeric_csv_fast_path_reads_what_the_csv_module_reads(text: str) -> None:
+    import csv
+
+    fast = codecs._numeric_csv(text)
+    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
+    try:
+        slow = np.array(rows, dtype=np.float64)
+    except ValueError:
+        assert fast is None
+        return
+    if fast is not None:
+        np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_array_equal(decode(text.encode(), "text/csv"), slow)

@@ -7,6 +7,7 @@ server is benchmarked at (see bench/).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -24,6 +25,7 @@ from dockyard.serving.errors import (
     ModelNotReady,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
     ServingError,
 )
 from dockyard.serving.logs import LineWriter
@@ -73,6 +75,11 @@ class ServingApp:
         self.slot = slot
         self.metrics = metrics
         self.runner: Runner | None = None  # set once the model is loaded
+        self.loop: asyncio.AbstractEventLoop | None = None
+        # Requests whose body is being read, with when they started; the worker's tick times out
+        # the stalled ones (a timer per request would cost more than the dict).
+        self._reading: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
         self.access_log = LineWriter()
         self._ids = itertools.count(1)
         self._id_prefix = f"{os.urandom(3).hex()}-"
@@ -119,8 +126,9 @@ class ServingApp:
                 JSON,
                 exc.code,
             )
-            if status == 413:
-                # The rest of the body is still on the wire: close rather than parse it as a request.
+            if status in (408, 413):
+                # The rest of the body is still on the wire (or never comes): close rather than parse
+                # it as a request.
                 headers.append((b"connection", b"close"))
         except Exception as exc:
             # Never an HTML page: the type and message reach the caller, the traceback the log.
@@ -155,6 +163,7 @@ class ServingApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.loop = asyncio.get_running_loop()
                 if self.on_startup is not None:
                     self.on_startup()
                 await send({"type": "lifespan.startup.complete"})
@@ -163,11 +172,36 @@ class ServingApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def expire_reads(self, now: float) -> None:
+        """Cancel the body reads that have taken longer than the body timeout (they answer 408)."""
+        timeout = self.settings.body_timeout
+        for task, started in list(self._reading.items()):
+            if now - started > timeout and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
+
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         limit = self.settings.max_body_bytes
         for name, value in scope["headers"]:
             if name == b"content-length" and int(value) > limit:
                 raise PayloadTooLarge(self._too_large(int(value)))
+        task = asyncio.current_task()
+        assert task is not None
+        self._reading[task] = time.monotonic()
+        try:
+            return await self._receive_body(receive, limit)
+        except asyncio.CancelledError:
+            if task not in self._expired:
+                raise  # the server is shutting down
+            task.uncancel()
+            raise RequestTimeout(
+                f"the request body did not arrive within {self.settings.body_timeout:g} s"
+            ) from None
+        finally:
+            del self._reading[task]
+            self._expired.discard(task)
+
+    async def _receive_body(self, receive: Receive, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -209,10 +243,8 @@ class ServingApp:
         elif not accept or accept == "*/*":
             accept = self.settings.default_accept
         context = RequestContext.from_headers(request_id, request_headers, content_type, accept)
-        if runner.batcher is None:
-            payload, produced = runner.run(body, context)
-        else:
-            payload, produced = await runner.run_batched(body, context)
+        assert self.loop is not None
+        payload, produced = await runner.submit(body, context, self.loop)
         if context.response_custom_attributes is not None:
             headers.append((CUSTOM_ATTRIBUTES, context.response_custom_attributes.encode("latin-1")))
         for name, value in context.response_headers.items():

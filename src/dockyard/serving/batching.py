@@ -1,10 +1,11 @@
-"""Adaptive batching: gather concurrent requests, call predict once, hand each caller its own rows.
+"""Adaptive batching: stack the rows of requests that waited together, predict once, split the answer.
 
-The model runs on the worker's event-loop thread, so while one batch is being predicted, new
-requests pile up in the socket buffers; the next loop iteration reads them all and they form the
-next batch. A batch therefore grows with the load and costs no added latency when the server is
-idle (``max_delay`` 0, the default); a positive ``max_delay`` additionally waits up to that long
-for a batch to fill. Merging and splitting are pure functions, tested apart from the scheduling.
+The model runs on the worker's model thread (see :mod:`dockyard.serving.runner`). While it predicts,
+the event loop keeps reading requests and queueing them; when it is free it takes everything queued
+(up to the batch size) as the next batch. A batch therefore grows with the load and costs no added
+latency when the server is idle (``max_delay`` 0, the default); a positive ``max_delay`` additionally
+waits up to that long for a batch to fill. Merging and splitting are pure functions, tested apart
+from the scheduling.
 
 Only arrays whose trailing shape and dtype agree are stacked; any other input (or a request whose
 rows do not match the others) is predicted on its own, so batching never changes an answer.
@@ -12,9 +13,7 @@ rows do not match the others) is predicted on its own, so batching never changes
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -62,104 +61,73 @@ def split(outputs: Any, sizes: Sequence[int]) -> list[Any]:
     return pieces
 
 
-@dataclass(slots=True)
-class _Pending:
-    inputs: Any
-    context: RequestContext
-    future: asyncio.Future[Any]
+class Failure:
+    """What ``Batcher.run`` gives a request whose prediction raised (a model may return exceptions)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
 
-class AdaptiveBatcher:
-    """Collects ``submit`` calls and runs ``predict`` on stacked inputs.
+class Batcher:
+    """Predicts a list of decoded requests with as few ``predict`` calls as their shapes allow.
 
-    ``predict(inputs, context)`` is called synchronously on the event loop with a
-    :class:`BatchContext` for merged requests, or the request's own context when it runs alone.
+    ``predict(inputs, context)`` gets a :class:`BatchContext` for merged requests, or the request's
+    own context when it runs alone. ``run`` returns, for each request in order, its outputs or a
+    :class:`Failure` holding what its prediction raised: one request's error never fails the others,
+    except a timeout, which fails the whole batch it ran out of time in (retrying each alone could
+    take it once per request).
     """
 
-    def __init__(
-        self,
-        predict: Predict,
-        max_size: int,
-        max_delay: float,
-        on_batch: Callable[[int], None] | None = None,
-    ) -> None:
+    def __init__(self, predict: Predict, on_batch: Callable[[int], None] | None = None) -> None:
         self._predict = predict
-        self._max_size = max_size
-        self._max_delay = max_delay
         self._on_batch = on_batch
-        self._queue: list[_Pending] = []
-        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
 
-    async def submit(self, inputs: Any, context: RequestContext) -> Any:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append(_Pending(inputs, context, future))
-        if len(self._queue) >= self._max_size:
-            self._flush()
-        elif self._timer is None:
-            # call_soon runs after the loop has read every request that is already waiting.
-            if self._max_delay > 0:
-                self._timer = loop.call_later(self._max_delay, self._flush)
-            else:
-                self._timer = loop.call_soon(self._flush)
-        return await future
-
-    def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        while self._queue:
-            batch, self._queue = self._queue[: self._max_size], self._queue[self._max_size :]
-            self._run(batch)
-
-    def _run(self, batch: list[_Pending]) -> None:
-        groups: dict[tuple[Any, ...], list[_Pending]] = {}
-        alone: list[_Pending] = []
-        for pending in batch:
-            if pending.future.cancelled():
-                continue
-            key = batch_key(pending.inputs)
+    def run(self, requests: Sequence[tuple[Any, RequestContext]]) -> list[Any]:
+        results: list[Any] = [None] * len(requests)
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        alone: list[int] = []
+        for index, (inputs, _) in enumerate(requests):
+            key = batch_key(inputs)
             if key is None:
-                alone.append(pending)
+                alone.append(index)
             else:
-                groups.setdefault(key, []).append(pending)
+                groups.setdefault(key, []).append(index)
         for group in groups.values():
             if len(group) == 1:
                 alone.append(group[0])
             else:
-                self._run_merged(group)
-        for pending in alone:
-            self._run_alone(pending)
+                self._run_merged(requests, group, results)
+        for index in alone:
+            results[index] = self._run_alone(*requests[index])
+        return results
 
-    def _run_merged(self, group: list[_Pending]) -> None:
-        stacked, sizes = merge([pending.inputs for pending in group])
+    def _run_merged(
+        self, requests: Sequence[tuple[Any, RequestContext]], group: list[int], results: list[Any]
+    ) -> None:
+        stacked, sizes = merge([requests[index][0] for index in group])
         try:
-            pieces = split(self._predict(stacked, BatchContext([p.context for p in group])), sizes)
+            outputs = self._predict(stacked, BatchContext([requests[index][1] for index in group]))
+            pieces = split(outputs, sizes)
         except ModelTimeout as exc:
-            # Retrying alone could take the timeout once per request; the whole batch ran out of time.
-            for pending in group:
-                if not pending.future.done():
-                    pending.future.set_exception(exc)
+            for index in group:
+                results[index] = Failure(exc)
             return
         except Exception:
-            # One bad request must not fail the others: retry each alone, so errors reach their owner.
-            for pending in group:
-                self._run_alone(pending)
+            for index in group:
+                results[index] = self._run_alone(*requests[index])
             return
         if self._on_batch is not None:
             self._on_batch(len(group))
-        for pending, piece in zip(group, pieces, strict=True):
-            if not pending.future.done():
-                pending.future.set_result(piece)
+        for index, piece in zip(group, pieces, strict=True):
+            results[index] = piece
 
-    def _run_alone(self, pending: _Pending) -> None:
+    def _run_alone(self, inputs: Any, context: RequestContext) -> Any:
         try:
-            result = self._predict(pending.inputs, pending.context)
+            result = self._predict(inputs, context)
         except Exception as exc:
-            if not pending.future.done():
-                pending.future.set_exception(exc)
-            return
+            return Failure(exc)
         if self._on_batch is not None:
             self._on_batch(1)
-        if not pending.future.done():
-            pending.future.set_result(result)
+        return result

@@ -45,6 +45,13 @@ class NotAcceptable(ServingError):
     code = "NotAcceptable"
 
 
+class RequestTimeout(ServingError):
+    """The request body stopped arriving; the connection is closed after the answer."""
+
+    status = 408
+    code = "RequestTimeout"
+
+
 class PayloadTooLarge(ServingError):
     status = 413
     code = "PayloadTooLarge"

@@ -27,7 +27,7 @@ from typing import Any
 
 from dockyard.serving import codecs, media, model_input
 from dockyard.serving.context import RequestContext
-from dockyard.serving.errors import BadRequest, HandlerError, ModelLoadError
+from dockyard.serving.errors import BadRequest, HandlerError, ModelLoadError, NotAcceptable
 from dockyard.serving.settings import ServerSettings
 
 TOOLKIT_FUNCTIONS = ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn")
@@ -55,7 +55,18 @@ def default_decode(body: bytes, context: RequestContext) -> Any:
 
 def default_encode(outputs: Any, context: RequestContext) -> tuple[bytes, str]:
     value = {"predictions": outputs} if context.envelope else outputs
-    return codecs.encode(value, context.accept), context.accept
+    try:
+        return codecs.encode(value, context.accept), context.accept
+    except HandlerError as exc:
+        # The answer exists but not in the asked type (a {"predictions": ...} object as CSV): the
+        # caller's Accept is the problem when JSON would carry it.
+        if media.parse_media_type(context.accept).type == codecs.JSON:
+            raise
+        try:
+            codecs.encode(value, codecs.JSON)
+        except HandlerError:
+            raise exc from None
+        raise NotAcceptable(f"{exc.message}; ask for {codecs.JSON} (Accept) to get this answer") from None
 
 
 def _not_loaded(*args: Any) -> Any:

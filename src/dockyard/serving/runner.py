@@ -1,114 +1,200 @@
-"""Runs requests through the pipeline on the worker's event-loop thread, under a deadline.
+"""Runs requests through the pipeline on the worker's model thread, under a deadline.
 
-Why on the loop thread, not a thread pool: a CPU-bound predict gains nothing from threads under
-the GIL, and a thread hop costs tens of microseconds and GIL hand-offs on every request. One
-worker process per core gives the parallelism instead. The deadline is a ``SIGALRM`` interval
-timer: when it fires past a request's deadline, :class:`ModelTimeout` is raised inside the handler
-(interrupting sleeps and Python loops), the client gets a 504 at once and the worker goes on
-serving. The timer is set lazily: a request that starts while one is pending only records its start
-time, and a timer that fires early is moved to the running request's deadline. Two ``setitimer``
-calls per request cost about a fifth of a no-op request's time. Code stuck in C that never returns
-to Python cannot be interrupted that way; the supervisor's watchdog sees the worker busy past the
-deadline and replaces the process.
+The HTTP server runs its event loop in a thread of its own and hands each ``/invocations`` request to
+the model thread (the process's main thread, where ``SIGALRM`` can interrupt user code: see
+:mod:`dockyard.serving.deadline`) through a queue; the answer comes back to the loop with
+``call_soon_threadsafe``. So ``/ping`` answers while a model predicts for seconds, and requests that
+arrive meanwhile are read and queued instead of waiting in the socket buffers. All user code (decode,
+predict, encode) runs on that one thread, in arrival order, as it did when it ran on the loop; one
+worker process per core still gives the parallelism. With batching on, the model thread takes every
+request queued when it becomes free (up to the batch size) as one batch.
 """
 
 from __future__ import annotations
 
-import logging
-import signal
+import asyncio
+import queue
 import time
-import traceback
 from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
-from dockyard.serving.batching import AdaptiveBatcher
-from dockyard.serving.board import Board
+from dockyard.serving.batching import Batcher, Failure
 from dockyard.serving.context import RequestContext
-from dockyard.serving.errors import ModelTimeout
+from dockyard.serving.deadline import Deadline
 from dockyard.serving.handler import Pipeline
 
-log = logging.getLogger("dockyard.serving")
+Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
+HOLD_ANSWERS = 0.001  # seconds a ready answer may wait for the next ones, to go back to the loop together
+
+
+class Job:
+    """One request waiting for the model thread; ``future`` belongs to the event loop."""
+
+    __slots__ = ("body", "context", "future")
+
+    def __init__(self, body: bytes, context: RequestContext, future: asyncio.Future[Any]) -> None:
+        self.body = body
+        self.context = context
+        self.future = future
+
+
+Jobs = queue.SimpleQueue[Job | None]  # None: the HTTP server has stopped; the model thread stops too
+
+
+def _settle(outcomes: list[Outcome], batch_sizes: list[int], on_batch: Callable[[int], None] | None) -> None:
+    # On the event loop, which also owns the metrics. A future is already done when its request was
+    # cancelled (the shutdown's timeout).
+    if on_batch is not None:
+        for size in batch_sizes:
+            on_batch(size)
+    for future, result, error in outcomes:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
 
 
 class Runner:
     def __init__(
         self,
         pipeline: Pipeline,
-        timeout: float,
-        board: Board,
-        slot: int,
+        deadline: Deadline,
+        jobs: Jobs,
         max_batch_size: int = 1,
         max_batch_delay: float = 0.0,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self.pipeline = pipeline
-        self.timeout = timeout
-        self.board = board
-        self.slot = slot
-        self._armed = False  # a request is running its user code
-        self._started = 0.0  # when it started (monotonic)
-        self._pending = False  # the interval timer is set
-        self.batcher: AdaptiveBatcher | None = None
+        self.deadline = deadline
+        self.jobs = jobs
+        self.max_batch_size = max_batch_size
+        self.max_batch_delay = max_batch_delay
+        self.on_batch = on_batch
+        self._batch_sizes: list[int] = []  # predict calls since the last post, reported on the loop
+        self.batcher: Batcher | None = None
         if max_batch_size > 1 and pipeline.batchable:
-            self.batcher = AdaptiveBatcher(self._timed_predict, max_batch_size, max_batch_delay, on_batch)
-        signal.signal(signal.SIGALRM, self._on_alarm)
+            self.batcher = Batcher(self._timed_predict, self._batch_sizes.append)
 
-    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
-        self._pending = False
-        if not self._armed:
-            return  # idle: the next request sets the timer again
-        remaining = self._started + self.timeout - time.monotonic()
-        if remaining > 0:  # set by an earlier request: move it to this one's deadline
-            self._pending = True
-            signal.setitimer(signal.ITIMER_REAL, remaining)
-            return
-        self._armed = False
-        stack = "".join(traceback.format_stack(frame)) if frame is not None else ""
-        log.error(
-            "request exceeded the %g s timeout; the handler was interrupted at:\n%s", self.timeout, stack
-        )
-        raise ModelTimeout(f"the model did not answer within the {self.timeout:g} s timeout")
+    # --- on the event loop -------------------------------------------------------------------------
 
-    def _arm(self) -> None:
-        self.board.mark_busy(self.slot)
-        self._started = time.monotonic()
-        self._armed = True
-        if not self._pending:
-            self._pending = True
-            signal.setitimer(signal.ITIMER_REAL, self.timeout)
+    def submit(
+        self, body: bytes, context: RequestContext, loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Future[Any]:
+        """Queue a request; the future gives ``(payload, content_type)`` or raises what the handler raised."""
+        future: asyncio.Future[Any] = loop.create_future()
+        self.jobs.put(Job(body, context, future))
+        return future
 
-    def _disarm(self) -> None:
-        self._armed = False  # the timer stays set; firing while idle is a no-op
-        self.board.mark_idle(self.slot)
+    # --- on the model thread -----------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Run queued requests until the HTTP server says it has stopped."""
+        jobs = self.jobs
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            if self.batcher is not None:
+                batch, stop = self._gather(job)
+                self._post(self._run_batch(batch))
+            else:
+                outcomes, stop = self._run_queued(job)
+                self._post(outcomes)
+            if stop:
+                return
+
+    def _run_queued(self, first: Job) -> tuple[list[Outcome], bool]:
+        """Run ``first``, then the requests queued behind it while their answers can wait together.
+
+        Each answer handed to the loop costs a wake-up of the loop thread and a GIL hand-off; under
+        load, answers that are ready within ``HOLD_ANSWERS`` of the first go back in one hand-off.
+        """
+        outcomes = [self._run_one(first)]
+        jobs = self.jobs
+        held_since = time.perf_counter()
+        while not jobs.empty() and time.perf_counter() - held_since < HOLD_ANSWERS:
+            job = jobs.get_nowait()
+            if job is None:
+                return outcomes, True
+            outcomes.append(self._run_one(job))
+        return outcomes, False
+
+    def _post(self, outcomes: list[Outcome]) -> None:
+        if outcomes:
+            sizes = self._batch_sizes[:]
+            self._batch_sizes.clear()
+            outcomes[0][0].get_loop().call_soon_threadsafe(_settle, outcomes, sizes, self.on_batch)
+
+    def _run_one(self, job: Job) -> Outcome:
+        pipeline = self.pipeline
+        context = job.context
+        deadline = self.deadline
+        try:
+            deadline.arm()
+            try:
+                outputs = pipeline.predict(pipeline.decode(job.body, context), context)
+                result = pipeline.encode(outputs, context)
+            finally:
+                deadline.disarm()
+        except Exception as exc:
+            return job.future, None, exc
+        return job.future, result, None
 
     def _timed_predict(self, inputs: Any, context: Any) -> Any:
-        self._arm()
+        self.deadline.arm()
         try:
             return self.pipeline.predict(inputs, context)
         finally:
-            self._disarm()
+            self.deadline.disarm()
 
-    def run(self, body: bytes, context: RequestContext) -> tuple[bytes, str]:
-        """The whole request at once (no batching): decode, predict and encode under one deadline."""
-        pipeline = self.pipeline
-        self._arm()
+    def _timed(self, stage: Callable[[Any, RequestContext], Any], value: Any, context: RequestContext) -> Any:
+        self.deadline.arm()
         try:
-            return pipeline.encode(pipeline.predict(pipeline.decode(body, context), context), context)
+            return stage(value, context)
         finally:
-            self._disarm()
+            self.deadline.disarm()
 
-    async def run_batched(self, body: bytes, context: RequestContext) -> tuple[bytes, str]:
+    def _gather(self, first: Job) -> tuple[list[Job], bool]:
+        """The first job and whatever else is queued, up to the batch size (waiting up to the delay)."""
+        batch = [first]
+        limit = self.max_batch_size
+        get = self.jobs.get
+        delay = self.max_batch_delay
+        wait_until = time.monotonic() + delay
+        while len(batch) < limit:
+            try:
+                job = get(timeout=max(0.0, wait_until - time.monotonic())) if delay else get(block=False)
+            except queue.Empty:
+                break
+            if job is None:
+                return batch, True
+            batch.append(job)
+        return batch, False
+
+    def _run_batch(self, batch: list[Job]) -> list[Outcome]:
         assert self.batcher is not None
         pipeline = self.pipeline
-        self._arm()
+        outcomes: list[Outcome] = []
+        decoded: list[tuple[Any, RequestContext]] = []
+        owners: list[Job] = []
+        for job in batch:
+            try:
+                decoded.append((self._timed(pipeline.decode, job.body, job.context), job.context))
+                owners.append(job)
+            except Exception as exc:
+                outcomes.append((job.future, None, exc))
         try:
-            inputs = pipeline.decode(body, context)
-        finally:
-            self._disarm()
-        outputs = await self.batcher.submit(inputs, context)
-        self._arm()
-        try:
-            return pipeline.encode(outputs, context)
-        finally:
-            self._disarm()
+            results = self.batcher.run(decoded)
+        except Exception as exc:  # a timeout outside predict itself: fails the batch it hit
+            return outcomes + [(job.future, None, exc) for job in owners]
+        for job, result in zip(owners, results, strict=True):
+            if isinstance(result, Failure):
+                outcomes.append((job.future, None, result.error))
+                continue
+            try:
+                outcomes.append((job.future, self._timed(pipeline.encode, result, job.context), None))
+            except Exception as exc:
+                outcomes.append((job.future, None, exc))
+        return outcomes

@@ -36,6 +36,7 @@ class ServerSettings:
     timeout: float = 60.0
     startup_timeout: float = 600.0
     graceful_timeout: float = 25.0
+    body_timeout: float = 60.0
     max_batch_size: int = 1
     max_batch_delay_ms: float = 0.0
     max_body_bytes: int = MAX_BODY_BYTES
@@ -178,6 +179,13 @@ OPTIONS: tuple[Option, ...] = (
         _seconds,
         ("DOCKYARD_GRACEFUL_TIMEOUT",),
         "seconds in-flight requests get after SIGTERM",
+        "a number of seconds > 0",
+    ),
+    Option(
+        "body_timeout",
+        _seconds,
+        ("DOCKYARD_BODY_TIMEOUT",),
+        "seconds a request's head or body may take to arrive; then the connection is closed (408 for a body)",
         "a number of seconds > 0",
     ),
     Option(

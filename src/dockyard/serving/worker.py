@@ -1,9 +1,14 @@
 """A worker process: one uvicorn server on the supervisor's listening socket, holding one model.
 
-The HTTP server starts at once, so /ping can answer 503 while the model loads in a background
-thread; the runner (which needs the main thread, for its SIGALRM deadline) is installed on the
-event loop when loading finishes. Started by the supervisor as ``python -m dockyard.serving.worker``
-with its instructions in the ``DOCKYARD_WORKER`` environment variable.
+Two threads. The HTTP server's event loop runs in a thread of its own, so /ping answers (503 while
+the model loads, 200 after) even while the model predicts for seconds. The main thread loads the
+model, then runs every request's user code (see :mod:`dockyard.serving.runner`): Python delivers
+signals to the main thread only, and the ``SIGALRM`` deadline must interrupt user code. SIGTERM and
+SIGINT reach the event loop through the signal wakeup fd, even while the main thread is deep in C
+code; the server then stops accepting, finishes every request it has read, closes keep-alive
+connections after their response, and exits. Started by the supervisor as
+``python -m dockyard.serving.worker`` with its instructions in the ``DOCKYARD_WORKER`` environment
+variable.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ import asyncio
 import gc
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
 import time
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from types import FrameType
 
 import orjson
 import uvicorn
@@ -25,13 +31,16 @@ import uvicorn
 from dockyard.serving import logs
 from dockyard.serving.app import ServingApp
 from dockyard.serving.board import Board, SlotState
-from dockyard.serving.handler import Pipeline, build_pipeline
+from dockyard.serving.deadline import Deadline
+from dockyard.serving.handler import build_pipeline
 from dockyard.serving.metrics import MULTIPROC_ENV, WorkerMetrics
-from dockyard.serving.runner import Runner
+from dockyard.serving.runner import Jobs, Runner
 from dockyard.serving.settings import ServerSettings, from_json
+from dockyard.serving.stalls import HeadWatch
 
 SPEC_ENV = "DOCKYARD_WORKER"
 LOAD_FAILED = 3  # exit status telling the supervisor that the model could not be loaded
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 log = logging.getLogger("dockyard.serving")
 
@@ -45,7 +54,8 @@ class Worker:
         self.socket = socket.socket(fileno=listen_fd)
         metrics = WorkerMetrics() if os.environ.get(MULTIPROC_ENV) else None
         self.metrics = metrics
-        self.app = ServingApp(settings, self.board, slot, metrics, on_startup=self._start_loading)
+        self.jobs: Jobs = Jobs()
+        self.app = ServingApp(settings, self.board, slot, metrics, on_startup=self._on_startup)
         self.server = uvicorn.Server(
             uvicorn.Config(
                 self.app,
@@ -58,34 +68,66 @@ class Worker:
                 timeout_graceful_shutdown=int(settings.graceful_timeout),
             )
         )
+        self.heads = HeadWatch(settings.body_timeout)
         self.exit_code = 0
+        # Signals wake the event loop through this pair: the C-level handler writes the signal's
+        # number at once, whatever the main thread is doing.
+        self._wakeup_read, self._wakeup_write = socket.socketpair()
+        self._wakeup_read.setblocking(False)
+        self._wakeup_write.setblocking(False)
 
-    def _start_loading(self) -> None:
+    # --- the HTTP thread -----------------------------------------------------------------------------
+
+    def _serve_http(self) -> None:
+        # Only the main thread may take SIGALRM (the deadline) and the stop signals.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, *STOP_SIGNALS})
+        try:
+            self.server.run(sockets=[self.socket])
+        except BaseException:
+            log.exception("worker %d: the HTTP server failed", self.slot)
+            self.exit_code = self.exit_code or 1
+        finally:
+            self.jobs.put(None)  # the model thread stops once every queued request is answered
+
+    def _on_startup(self) -> None:
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(None, self._load)
-        future.add_done_callback(self._loaded)
+        loop.add_reader(self._wakeup_read.fileno(), self._on_wakeup)
         loop.call_later(1.0, self._tick, os.getppid())
 
+    def _on_wakeup(self) -> None:
+        try:
+            received = self._wakeup_read.recv(512)
+        except BlockingIOError:
+            return
+        if any(number in received for number in STOP_SIGNALS):
+            self.server.should_exit = True
+
     def _tick(self, parent: int) -> None:
-        """Every second: write the metrics tallied since the last tick; stop when orphaned (a
-        supervisor killed with SIGKILL cannot stop its workers: they notice and stop themselves)."""
+        """Every second: write the metrics tallied since the last tick, time out stalled request heads
+        and bodies, and stop when orphaned (a supervisor killed with SIGKILL cannot stop its workers)."""
         if self.metrics is not None:
             self.metrics.flush()
+        now = time.monotonic()
+        self.app.expire_reads(now)
+        if self.heads.sweep(self.server.server_state.connections, now):
+            log.info("worker %d closed connections whose request head stopped arriving", self.slot)
         if os.getppid() != parent:
             log.error("worker %d: the supervisor is gone; stopping", self.slot)
             self.server.should_exit = True
             return
         asyncio.get_running_loop().call_later(1.0, self._tick, parent)
 
-    def _load(self) -> tuple[Pipeline, float]:
-        started = time.perf_counter()
-        pipeline = build_pipeline(self.settings)
-        pipeline.load()
-        return pipeline, time.perf_counter() - started
+    # --- the main thread -----------------------------------------------------------------------------
 
-    def _loaded(self, future: asyncio.Future[tuple[Pipeline, float]] | Future[Any]) -> None:
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.server.should_exit = True  # also told through the wakeup fd; this covers the load phase
+
+    def _load(self) -> Runner | None:
+        started = time.perf_counter()
         try:
-            pipeline, seconds = future.result()
+            pipeline = build_pipeline(self.settings)
+            deadline = Deadline(self.settings.timeout, self.board, self.slot)
+            pipeline.load()
         except BaseException as exc:
             # The cause on the message line itself: a log tail (FailureReason, `dockyard run`) shows it
             # even when the traceback is cut off.
@@ -99,18 +141,18 @@ class Worker:
             self.board.set_state(self.slot, SlotState.FAILED)
             self.exit_code = LOAD_FAILED
             self.server.should_exit = True
-            return
+            return None
+        seconds = time.perf_counter() - started
         metrics = self.metrics
-        self.app.runner = Runner(
+        runner = Runner(
             pipeline,
-            self.settings.timeout,
-            self.board,
-            self.slot,
+            deadline,
+            self.jobs,
             self.settings.max_batch_size,
             self.settings.max_batch_delay_ms / 1000,
             on_batch=metrics.observe_batch if metrics is not None else None,
         )
-        if self.settings.batching and self.app.runner.batcher is None:
+        if self.settings.batching and runner.batcher is None:
             log.warning(
                 "batching is off: this handler's transform_fn takes raw bodies, which cannot be stacked"
             )
@@ -120,11 +162,21 @@ class Worker:
         # that the full collections that request garbage triggers do not walk them every time.
         gc.collect()
         gc.freeze()
+        self.app.runner = runner
         self.board.set_state(self.slot, SlotState.READY)
         log.info("worker %d loaded the model in %.3f s", self.slot, seconds)
+        return runner
 
     def run(self) -> int:
-        self.server.run(sockets=[self.socket])
+        for number in STOP_SIGNALS:
+            signal.signal(number, self._on_stop_signal)
+        signal.set_wakeup_fd(self._wakeup_write.fileno(), warn_on_full_buffer=False)
+        http = threading.Thread(target=self._serve_http, name="http")
+        http.start()
+        runner = self._load()
+        if runner is not None:
+            runner.serve()  # returns when the HTTP server has stopped
+        http.join()
         if self.metrics is not None:
             self.metrics.flush()  # the last second's requests
         return self.exit_code

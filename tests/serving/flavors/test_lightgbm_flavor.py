@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from dockyard.serving.errors import ModelLoadError
+from dockyard.serving.errors import BadRequest, ModelLoadError
 from dockyard.serving.flavors import load_flavor
 
 Array = npt.NDArray[Any]
@@ -74,10 +74,21 @@ def test_multiclass_probabilities(tmp_path: Path, tabular: tuple[Array, Array]) 
 def test_bad_requests_raise_informative_errors(saved: Path, tabular: tuple[Array, Array]) -> None:
     features, _ = tabular
     model = load_flavor(saved, None, {"model_file": "model.txt"})
-    with pytest.raises(lgb.basic.LightGBMError, match=r"number of features in data \(3\) is not the same"):
+    expected = r"^the lightgbm model takes rows of 4 features, shape \(rows, 4\); the request has shape "
+    with pytest.raises(BadRequest, match=expected + r"\(60, 3\)$"):
         model.predict(features[:, :3])
-    with pytest.raises(ValueError, match=r"must be 2 dimensional"):
+    with pytest.raises(BadRequest, match=expected + r"\(4,\)$"):
         model.predict(features[0])
+    with pytest.raises(BadRequest, match=expected + r"\(2, 4, 1\)$"):
+        model.predict(np.zeros((2, 4, 1)))
+    with pytest.raises(
+        BadRequest, match=r"^the lightgbm model takes numbers; the request has strings \(<U1\)$"
+    ):
+        model.predict(np.array([["a", "b", "c", "d"]]))
+    with pytest.raises(BadRequest, match=r"^the lightgbm flavor takes one array, but the request has named"):
+        model.predict({"x": features})
+    # Missing values are LightGBM's to handle, not an error.
+    assert model.predict(np.array([[np.nan, 1.0, np.inf, 0.0]])).shape == (1,)
 
 
 def test_a_corrupt_file(tmp_path: Path) -> None:

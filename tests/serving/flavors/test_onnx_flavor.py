@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 from skl2onnx import to_onnx
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from dockyard.serving.errors import ModelLoadError
+from dockyard.serving.errors import BadRequest, ModelLoadError
 from dockyard.serving.flavors import load_flavor
 
 Array = npt.NDArray[Any]
@@ -120,18 +120,33 @@ def test_bad_requests_raise_informative_errors(
     features, _ = tabular
     two = load_flavor(write(two_input_graph(), tmp_path / "model.onnx"), None, {})
     with pytest.raises(
-        TypeError, match=r"^the model has inputs a, b, ids; send named inputs, not one array$"
+        BadRequest, match=r"^the model has inputs a, b, ids; send named inputs, not one array$"
     ):
         two.predict(np.zeros((1, 2)))
     with pytest.raises(
-        TypeError, match=r"^input 'ids' is int64, and the request's float64 cannot be cast to it$"
+        BadRequest, match=r"^input 'ids' is int64, and the request's float64 cannot be cast to it$"
     ):
         two.predict({"a": np.zeros((1, 2)), "b": np.zeros((1, 2)), "ids": np.array([1.5])})
-    with pytest.raises(ValueError, match=r"Required inputs \(\['ids'\]\) are missing"):
-        two.predict({"a": np.zeros((1, 2)), "b": np.zeros((1, 2))})
+    with pytest.raises(
+        BadRequest,
+        match=r"^the model's inputs are a, b, ids; the request lacks ids and has unknown inputs c$",
+    ):
+        two.predict({"a": np.zeros((1, 2)), "b": np.zeros((1, 2)), "c": np.zeros(1)})
     one = load_flavor(zipmap_dir, None, {})
-    with pytest.raises(Exception, match=r"Got invalid dimensions for input: X for the following indices"):
+    declared = one.session.get_inputs()[0].shape  # type: ignore[attr-defined]
+    assert declared[1] == 4
+    with pytest.raises(
+        BadRequest, match=r"^input 'X' takes shape \(rows, 4\); the request has shape \(60, 3\)$"
+    ):
         one.predict(features[:, :3])
+    with pytest.raises(
+        BadRequest, match=r"^input 'X' takes shape \(rows, 4\); the request has shape \(2, 4, 1\)$"
+    ):
+        one.predict(np.zeros((2, 4, 1)))
+    with pytest.raises(
+        BadRequest, match=r"^input 'X' is float\d+, and the request's <U1 cannot be cast to it$"
+    ):
+        one.predict(np.array([["a", "b", "c", "d"]]))
 
 
 def test_a_corrupt_file(tmp_path: Path) -> None:

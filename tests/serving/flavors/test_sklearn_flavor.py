@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 
-from dockyard.serving.errors import ModelLoadError
+from dockyard.serving.errors import BadRequest, ModelLoadError
 from dockyard.serving.flavors import load_flavor
 
 Array = npt.NDArray[Any]
@@ -137,9 +137,23 @@ def test_bad_requests_raise_informative_errors(
 ) -> None:
     features, _ = tabular
     model = load_flavor(save(classifier, tmp_path / "model.joblib"), None, {})
-    with pytest.raises(ValueError, match="X has 3 features, but LogisticRegression is expecting 4 features"):
+    expected = (
+        r"^the LogisticRegression model takes rows of 4 features, shape \(rows, 4\); the request has shape "
+    )
+    with pytest.raises(BadRequest, match=expected + r"\(60, 3\)$"):
         model.predict(features[:, :3])
+    with pytest.raises(BadRequest, match=expected + r"\(2, 4, 1\)$"):
+        model.predict(np.zeros((2, 4, 1)))
+    refused = r"^LogisticRegression refused the input: "
     with pytest.raises(
-        TypeError, match=r"^the sklearn flavor takes one array, but the request has named inputs \(a, b\)$"
+        BadRequest, match=refused + r"dtype='numeric' is not compatible with arrays of bytes/strings"
+    ):
+        model.predict(np.array([["a", "b", "c", "d"]]))
+    with pytest.raises(BadRequest, match=refused + r"Input X contains NaN"):
+        model.predict(np.array([[np.nan, 1.0, 2.0, 3.0]]))
+    with pytest.raises(BadRequest, match=refused + r"Input X contains infinity"):
+        model.predict(np.array([[np.inf, 1.0, 2.0, 3.0]]))
+    with pytest.raises(
+        BadRequest, match=r"^the sklearn flavor takes one array, but the request has named inputs \(a, b\)$"
     ):
         model.predict({"a": features, "b": features})

@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pytest
 import torch
 
-from dockyard.serving.errors import ModelLoadError
+from dockyard.serving.errors import BadRequest, ModelLoadError
 from dockyard.serving.flavors import load_flavor
 
 Array = npt.NDArray[Any]
@@ -146,7 +146,9 @@ def test_bad_requests_raise_informative_errors(saved: Path, tabular: tuple[Array
     model = load_flavor(saved, None, {"model_file": "scripted.pt"})
     with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(60x3 and 4x3\)"):
         model.predict(features[:, :3])
-    with pytest.raises(TypeError, match=r"can't convert np.ndarray of type numpy.str_"):
+    with pytest.raises(
+        BadRequest, match=r"^the torchscript model takes numbers; the request has strings \(<U1\)$"
+    ):
         model.predict(np.array([["a", "b", "c", "d"]]))
 
 

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 import xgboost as xgb
 
-from dockyard.serving.errors import ModelLoadError
+from dockyard.serving.errors import BadRequest, ModelLoadError
 from dockyard.serving.flavors import load_flavor
 
 Array = npt.NDArray[Any]
@@ -97,16 +97,23 @@ def test_early_stopping_predicts_with_the_best_iteration(
 def test_bad_requests_raise_informative_errors(saved: Path, tabular: tuple[Array, Array]) -> None:
     features, _ = tabular
     model = load_flavor(saved, None, {"model_file": "model.ubj"})
-    with pytest.raises(ValueError, match=r"^Feature shape mismatch, expected: 4, got 3"):
+    expected = r"^the xgboost model takes rows of 4 features, shape \(rows, 4\); the request has shape "
+    with pytest.raises(BadRequest, match=expected + r"\(60, 3\)$"):
         model.predict(features[:, :3])
-    with pytest.raises(
-        ValueError, match=r"^the xgboost flavor takes a 2-D array \(rows x features\), got shape \(4,\)$"
-    ):
+    with pytest.raises(BadRequest, match=expected + r"\(4,\)$"):
         model.predict(features[0])
+    with pytest.raises(BadRequest, match=expected + r"\(2, 4, 1\)$"):
+        model.predict(np.zeros((2, 4, 1)))
     with pytest.raises(
-        TypeError, match=r"^the xgboost flavor takes one array, but the request has named inputs \(x\)$"
+        BadRequest, match=r"^the xgboost model takes numbers; the request has strings \(<U1\)$"
+    ):
+        model.predict(np.array([["a", "b", "c", "d"]]))
+    with pytest.raises(
+        BadRequest, match=r"^the xgboost flavor takes one array, but the request has named inputs \(x\)$"
     ):
         model.predict({"x": features})
+    # NaN is XGBoost's missing value, not an error.
+    assert model.predict(np.array([[np.nan, 1.0, 2.0, 0.0]])).shape == (1,)
 
 
 def test_a_corrupt_file(tmp_path: Path) -> None:

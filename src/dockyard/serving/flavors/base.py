@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from dockyard.serving.errors import ModelLoadError
+from dockyard.serving.errors import BadRequest, ModelLoadError
 
 Array: TypeAlias = npt.NDArray[Any]
 Inputs: TypeAlias = Array | Mapping[str, Array]
@@ -166,7 +166,7 @@ def single_array(inputs: Inputs, flavor: str) -> Array:
     """The one array a single-input flavor takes; named inputs are a client error worth explaining."""
     if isinstance(inputs, Mapping):
         names = ", ".join(map(str, inputs))
-        raise TypeError(f"the {flavor} flavor takes one array, but the request has named inputs ({names})")
+        raise BadRequest(f"the {flavor} flavor takes one array, but the request has named inputs ({names})")
     return inputs
 
 

@@ -29,6 +29,7 @@ from dockyard.serving.flavors.base import (
     threads_option,
     top_level_files,
 )
+from dockyard.serving.flavors.inputs import NUMERIC_KINDS, check_numeric, check_rows
 
 OUTPUT = "output"
 OUTPUTS = ("value", "margin")
@@ -64,7 +65,7 @@ class LightGBMFlavor:
 
 
 class LightGBMModel:
-    __slots__ = ("_raw_score", "_threads", "booster", "flavor", "model_file", "output")
+    __slots__ = ("_features", "_raw_score", "_threads", "booster", "flavor", "model_file", "output")
 
     def __init__(self, path: Path, booster: Any, output: str, threads: int) -> None:
         self.flavor = "lightgbm"
@@ -73,9 +74,14 @@ class LightGBMModel:
         self.output = output
         self._raw_score = output == "margin"
         self._threads = threads
+        self._features: int = booster.num_feature()
 
     def predict(self, inputs: Inputs, context: object = None) -> Outputs:
         array = inputs if type(inputs) is np.ndarray else single_array(inputs, self.flavor)
+        if array.ndim != 2 or array.shape[1] != self._features:
+            check_rows(array, self.flavor, self._features)
+        if array.dtype.kind not in NUMERIC_KINDS:
+            check_numeric(array, self.flavor)
         result: Array = self.booster.predict(array, raw_score=self._raw_score, num_threads=self._threads)
         return result
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from dockyard.serving.errors import ModelLoadError
+from dockyard.serving.errors import BadRequest, ModelLoadError
 from dockyard.serving.flavors.base import (
     THREADS,
     Array,
@@ -31,6 +31,7 @@ from dockyard.serving.flavors.base import (
     threads_option,
     with_suffix,
 )
+from dockyard.serving.flavors.inputs import describe_shape
 
 OUTPUT_NAMES = "output_names"
 # onnxruntime's type names → numpy; inputs of other types (strings, sequences) are passed as given.
@@ -91,10 +92,24 @@ def _cast(array: Array, dtype: np.dtype[Any] | None, name: str) -> Array:
         return array
     try:
         return array.astype(dtype, casting="same_kind")
-    except TypeError as exc:
-        raise TypeError(
+    except TypeError:
+        raise BadRequest(
             f"input {name!r} is {dtype}, and the request's {array.dtype} cannot be cast to it"
-        ) from exc
+        ) from None
+
+
+def _fits(array: Array, dims: list[Any]) -> bool:
+    """Whether the array's shape fits the declared one (an open dimension takes any size)."""
+    if array.ndim != len(dims):
+        return False
+    return all(not isinstance(dim, int) or dim == size for dim, size in zip(dims, array.shape, strict=True))
+
+
+def _check_shape(array: Array, dims: list[Any] | None, name: str) -> None:
+    if dims is not None and not _fits(array, dims):
+        raise BadRequest(
+            f"input {name!r} takes shape {describe_shape(dims)}; the request has shape {tuple(array.shape)}"
+        )
 
 
 def _zipmap_rows(rows: list[dict[Any, float]]) -> Array:
@@ -103,6 +118,7 @@ def _zipmap_rows(rows: list[dict[Any, float]]) -> Array:
 
 class OnnxModel:
     __slots__ = (
+        "_dims",
         "_dtypes",
         "_single",
         "_zipmaps",
@@ -122,21 +138,39 @@ class OnnxModel:
         self._dtypes: dict[str, np.dtype[Any] | None] = {
             item.name: _DTYPES.get(item.type) for item in session.get_inputs()
         }
+        # Declared shapes; None where the model declares none (sequences, maps, unknown rank).
+        self._dims: dict[str, list[Any] | None] = {
+            item.name: list(item.shape) if isinstance(item.shape, list) else None
+            for item in session.get_inputs()
+        }
         self._single = next(iter(self._dtypes.items())) if len(self._dtypes) == 1 else None
         self._zipmaps = [index for index, name in enumerate(output_names) if name in zipmaps]
 
     def predict(self, inputs: Inputs, context: object = None) -> Outputs:
         if isinstance(inputs, np.ndarray):
             if self._single is None:
-                raise TypeError(
+                raise BadRequest(
                     f"the model has inputs {', '.join(self.input_names)}; send named inputs, not one array"
                 )
             name, dtype = self._single
+            _check_shape(inputs, self._dims[name], name)
             feed = {name: inputs if dtype is None or inputs.dtype == dtype else _cast(inputs, dtype, name)}
         else:
-            feed = {
-                name: _cast(np.asarray(value), self._dtypes.get(name), name) for name, value in inputs.items()
-            }
+            problems = []
+            missing = [name for name in self.input_names if name not in inputs]
+            if missing:
+                problems.append(f"lacks {', '.join(missing)}")
+            unknown = [str(name) for name in inputs if name not in self._dtypes]
+            if unknown:
+                problems.append(f"has unknown inputs {', '.join(unknown)}")
+            if problems:
+                declared = ", ".join(self.input_names)
+                raise BadRequest(f"the model's inputs are {declared}; the request {' and '.join(problems)}")
+            feed = {}
+            for name, value in inputs.items():
+                array = np.asarray(value)
+                _check_shape(array, self._dims[name], name)
+                feed[name] = _cast(array, self._dtypes[name], name)
         results: list[Any] = self.session.run(self.output_names, feed)
         for index in self._zipmaps:
             results[index] = _zipmap_rows(results[index])

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dockyard.serving.errors import ModelLoadError
+from dockyard.serving.errors import BadRequest, ModelLoadError
 from dockyard.serving.flavors.base import (
     Inputs,
     Outputs,
@@ -26,6 +26,7 @@ from dockyard.serving.flavors.base import (
     single_array,
     with_suffix,
 )
+from dockyard.serving.flavors.inputs import check_rows, raised_in
 
 SUFFIXES = (".joblib", ".pkl", ".pickle", ".skops")
 PREDICT_METHOD = "predict_method"
@@ -84,7 +85,7 @@ def _load_skops(path: Path, trusted: list[str]) -> Any:
 
 
 class SklearnModel:
-    __slots__ = ("_function", "estimator", "flavor", "method", "model_file")
+    __slots__ = ("_features", "_function", "estimator", "flavor", "method", "model_file")
 
     def __init__(self, path: Path, estimator: Any, method: str, function: Callable[[Any], Any]) -> None:
         self.flavor = "sklearn"
@@ -92,11 +93,24 @@ class SklearnModel:
         self.estimator = estimator
         self.method = method
         self._function = function
+        features = getattr(estimator, "n_features_in_", None)
+        self._features = features if isinstance(features, int) else None
 
     def predict(self, inputs: Inputs, context: object = None) -> Outputs:
         if type(inputs) is not np.ndarray:
             inputs = single_array(inputs, self.flavor)
-        result = self._function(inputs)
+        features = self._features
+        if features is not None and (inputs.ndim != 2 or inputs.shape[1] != features):
+            check_rows(inputs, type(self.estimator).__name__, features)
+        try:
+            result = self._function(inputs)
+        except ValueError as exc:
+            # scikit-learn checks its input in one module before computing anything: what that module
+            # refuses (NaN or infinity where the estimator takes none, strings for numbers) is the
+            # caller's mistake.
+            if raised_in(exc, "sklearn/utils/validation.py"):
+                raise BadRequest(f"{type(self.estimator).__name__} refused the input: {exc}") from None
+            raise
         return result if type(result) is np.ndarray else as_array(result)
 
     def __repr__(self) -> str:

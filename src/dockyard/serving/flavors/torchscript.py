@@ -29,6 +29,7 @@ from dockyard.serving.flavors.base import (
     threads_option,
     with_suffix,
 )
+from dockyard.serving.flavors.inputs import NUMERIC_KINDS, check_numeric
 
 SUFFIXES = (".pt", ".pth", ".torchscript")
 
@@ -93,6 +94,8 @@ class TorchScriptModel:
         self._tensor_type = torch.Tensor
 
     def _tensor(self, array: Array) -> Any:
+        if array.dtype.kind not in NUMERIC_KINDS:
+            check_numeric(array, self.flavor)
         if array.dtype.kind == "f" and array.dtype != self.float_dtype:
             array = array.astype(self.float_dtype)
         elif not array.flags.writeable:

@@ -35,6 +35,7 @@ from dockyard.serving.flavors.base import (
     threads_option,
     top_level_files,
 )
+from dockyard.serving.flavors.inputs import NUMERIC_KINDS, check_numeric, check_rows
 
 OUTPUT = "output"
 OUTPUTS = ("value", "margin")
@@ -92,7 +93,7 @@ def _iteration_range(booster: Any) -> tuple[int, int]:
 
 
 class XGBoostModel:
-    __slots__ = ("_iterations", "booster", "flavor", "model_file", "output")
+    __slots__ = ("_features", "_iterations", "booster", "flavor", "model_file", "output")
 
     def __init__(self, path: Path, booster: Any, output: str, iterations: tuple[int, int]) -> None:
         self.flavor = "xgboost"
@@ -100,14 +101,15 @@ class XGBoostModel:
         self.booster = booster
         self.output = output
         self._iterations = iterations
+        self._features: int = booster.num_features()
 
     def predict(self, inputs: Inputs, context: object = None) -> Outputs:
         array = inputs if type(inputs) is np.ndarray else single_array(inputs, self.flavor)
-        if array.ndim != 2:
-            # XGBoost would read a 1-D array as one column and answer with a C++ stack trace.
-            raise ValueError(
-                f"the xgboost flavor takes a 2-D array (rows x features), got shape {array.shape}"
-            )
+        # XGBoost would read a 1-D array as one column and answer a mismatch with a C++ stack trace.
+        if array.ndim != 2 or array.shape[1] != self._features:
+            check_rows(array, self.flavor, self._features)
+        if array.dtype.kind not in NUMERIC_KINDS:
+            check_numeric(array, self.flavor)
         result: Array = self.booster.inplace_predict(
             array, iteration_range=self._iterations, predict_type=self.output
         )
