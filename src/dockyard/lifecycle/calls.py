@@ -91,7 +91,7 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            with aws_errors(service, "creating a client"):
+            with aws_errors(service, "(creating its client)"):
                 self._clients[service] = self.target.client(service)
         return self._clients[service]
 
@@ -244,6 +244,10 @@ def aws_errors(service: str, operation: str, target: Target | None = None) -> It
         ) from None
     except boto_errors.NoRegionError:
         raise UsageError(NO_REGION) from None
+    except boto_errors.InvalidRegionError as exc:
+        raise UsageError(
+            f"{exc.kwargs.get('region_name')!r} is not an AWS region name; e.g. --region us-east-1"
+        ) from None
     except boto_errors.ConnectionError as exc:
         endpoint = exc.kwargs.get("endpoint_url", "AWS")
         hint = (
