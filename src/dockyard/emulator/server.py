@@ -39,6 +39,8 @@ from dockyard.emulator.errors import (
 )
 from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, Route, classify, signing_scope
 from dockyard.emulator.runtime.invoke import Runtime
+from dockyard.emulator.s3.app import S3App
+from dockyard.emulator.s3.service import S3Service
 from dockyard.emulator.sagemaker.domain import (
     Endpoint,
     EndpointConfig,
@@ -98,7 +100,13 @@ class Components:
         provider = SageMakerProvider(store, reconciler)
         reconciler.bind(provider)
         runtime = Runtime(reconciler, provider.endpoint_status)
-        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings))
+        s3 = S3App(S3Service(settings.state_dir))
+
+        async def serve_s3(ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+            await s3(scope, receive, send, ctx)
+
+        serve_s3.service = s3.service  # type: ignore[attr-defined]
+        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings), s3=serve_s3)
 
     def start(self) -> None:
         self.reconciler.start()
@@ -110,6 +118,9 @@ class Components:
         self.store.close()
         if self.aws is not None:
             self.aws.close()
+        s3_service = getattr(self.s3, "service", None)
+        if s3_service is not None:
+            s3_service.close()
 
     def holdings(self) -> dict[str, Any]:
         """What each service holds (counts), for ``dockyard emulator status``."""
