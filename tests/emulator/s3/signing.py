@@ -18,10 +18,13 @@ def signed(
     body: bytes = b"",
     headers: Mapping[str, str] | None = None,
     trailer: bool = False,
+    signed_body: bytes | None = None,
 ) -> httpx.Response:
     """Send ``body`` as is; with ``trailer`` the signature announces STREAMING-UNSIGNED-PAYLOAD-TRAILER
-    (an aws-chunked body whose checksum comes last), as botocore does over TLS."""
-    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    (an aws-chunked body whose checksum comes last), as botocore does over TLS. ``signed_body``: sign
+    other bytes than those sent (the signature then carries their SHA-256)."""
+    data = body if signed_body is None else signed_body
+    request = AWSRequest(method=method, url=url, data=data, headers=dict(headers or {}))
     if trailer:
         request.context["checksum"] = {"request_algorithm": {"in": "trailer"}}
     S3SigV4Auth(Credentials(FAKE_KEY, FAKE_KEY), "s3", REGION).add_auth(request)

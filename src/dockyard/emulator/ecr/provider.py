@@ -52,6 +52,20 @@ def _page(items: list[Any], params: dict[str, Any], default: int = 100) -> tuple
 
 
 class EcrProvider:
+    # The operations the local target implements; every other operation of the model is refused.
+    OPERATIONS: tuple[str, ...] = (
+        "CreateRepository",
+        "DescribeRepositories",
+        "DeleteRepository",
+        "DescribeImages",
+        "ListImages",
+        "BatchDeleteImage",
+        "GetAuthorizationToken",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+    )
+
     def __init__(self, state_dir: Path, images: EngineImages, clock: Callable[[], float] = time.time) -> None:
         self.repositories = Repositories(state_dir / "ecr.db")
         self.images = images

@@ -49,3 +49,22 @@ def parse_arn(arn: str) -> tuple[str, str, str] | None:
     """(account, region, repository name) of a repository ARN."""
     found = re.fullmatch(r"arn:aws[a-z-]*:ecr:([a-z0-9-]+):(\d{12}):repository/(.+)", arn)
     return (found[2], found[1], found[3]) if found else None
+
+
+def resolved_reference(image: str, digest: str) -> str:
+    """``repository@sha256:...``, the form SageMaker reports a deployed image in (ResolvedImage)."""
+    name, _, _ = image.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    repository = name[:colon] if colon > slash else name
+    return f"{repository}@{digest}"
+
+
+def missing_image_reason(variant: str, image: str) -> str:
+    """SageMaker's FailureReason for an image it cannot pull, and where the local target looked."""
+    return (
+        f"Please make sure all images included in the model for the production variant {variant} exist, "
+        "and that the execution role used to create the model has permissions to access them. (The local "
+        f"target runs ECR images from the local Docker engine, which has no image {image}: push it with "
+        f"`dockyard push SOURCE --ecr`, or tag it there with `docker tag SOURCE {image}`.)"
+    )

@@ -50,6 +50,14 @@ def _untoken(token: str) -> list[Any]:
 
 
 class LogsProvider:
+    # The operations the local target implements; every other operation of the model is refused.
+    OPERATIONS: tuple[str, ...] = (
+        "DescribeLogGroups",
+        "DescribeLogStreams",
+        "GetLogEvents",
+        "FilterLogEvents",
+    )
+
     def __init__(self, state_dir: Path) -> None:
         self.files = LogFiles(state_dir)
         self.operations: dict[str, Operation] = {

@@ -19,6 +19,15 @@ import orjson
 
 GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
 _ISO = re.compile(r"\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)\s*(Z|[+-]\d{2}:?\d{2})?\]?")
+# Access-log stamps anywhere in the line: "[02/Dec/2026 14:30:00]" (Python's http.server) or
+# "[02/Dec/2026:14:30:00 +0000]" (nginx, gunicorn).
+_CLF = re.compile(r"\[(\d{2})/([A-Z][a-z]{2})/(\d{4})[: ](\d{2}):(\d{2}):(\d{2})(?: ([+-]\d{4}))?\]")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1
+    )
+}
 _JSON_TIME_KEYS = ("ts", "timestamp", "time", "asctime")
 _SAFE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -57,7 +66,20 @@ def line_time(line: str) -> int | None:
                 if isinstance(value, str) and (found := _ISO.match(value)) is not None:
                     return _iso(found)
     found = _ISO.match(line)
-    return _iso(found) if found is not None else None
+    if found is not None:
+        return _iso(found)
+    access = _CLF.search(line)
+    return _access_time(access) if access is not None else None
+
+
+def _access_time(found: re.Match[str]) -> int | None:
+    day, month, year, hour, minute, second, zone = found.groups()
+    if month not in _MONTHS:
+        return None
+    offset = dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5])) if zone else dt.timedelta()
+    tz = dt.timezone(-offset if zone and zone[0] == "-" else offset)
+    stamp = dt.datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=tz)
+    return _millis(stamp)
 
 
 def _iso(found: re.Match[str]) -> int | None:

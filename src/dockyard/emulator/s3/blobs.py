@@ -2,7 +2,7 @@
 
 A body is written to a temporary file in ``incoming/`` and renamed into ``blobs/`` only once it is whole
 and verified, so an interrupted or rejected upload leaves nothing but a temporary file, and ``incoming/``
-is emptied when the emulator starts. Blobs are immutable: an object is a list of them (a multipart
+is emptied when the emulator's S3 starts. Blobs are immutable: an object is a list of them (a multipart
 upload's parts stay separate files), and a copy hard-links them instead of copying bytes.
 """
 
@@ -39,7 +39,11 @@ class Blobs:
         self.data = root / "blobs"
         self.incoming = root / "incoming"
         self.data.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(self.incoming, ignore_errors=True)  # what interrupted uploads left
+        self.incoming.mkdir(parents=True, exist_ok=True)
+
+    def clear_incoming(self) -> None:
+        """Delete what interrupted uploads left (only while no upload runs: when S3 starts)."""
+        shutil.rmtree(self.incoming, ignore_errors=True)
         self.incoming.mkdir(parents=True, exist_ok=True)
 
     def temporary(self) -> tuple[Path, BinaryIO]:

@@ -1,5 +1,4 @@
-"""S3's operations behind one object: what the HTTP layer calls, and what the emulator's model-data
-path reads objects through (directly, without HTTP)."""
+"""S3's operations behind one object: what the HTTP layer calls."""
 
 from __future__ import annotations
 
@@ -10,8 +9,7 @@ from typing import Any
 from dockyard.emulator.context import RequestContext
 from dockyard.emulator.s3.blobs import Blobs
 from dockyard.emulator.s3.buckets import BucketOperations
-from dockyard.emulator.s3.domain import StoredObject
-from dockyard.emulator.s3.errors import NoSuchBucket, NoSuchKey, NotImplementedOperation
+from dockyard.emulator.s3.errors import NotImplementedOperation
 from dockyard.emulator.s3.ingest import Received
 from dockyard.emulator.s3.listing import Listing
 from dockyard.emulator.s3.multipart import MultipartOperations
@@ -32,6 +30,7 @@ class S3Service:
     def __init__(self, state_dir: Path) -> None:
         root = s3_root(state_dir)
         self.blobs = Blobs(root)
+        self.blobs.clear_incoming()
         self.store = S3Store(root / "s3.db")
         self.buckets = BucketOperations(self.store)
         self.objects = ObjectOperations(self.store, self.blobs, self.buckets)
@@ -90,48 +89,25 @@ class S3Service:
 
     def read(self, content: Content) -> Iterator[bytes]:
         """The bytes of ``content`` in pieces of at most :data:`READ_CHUNK` bytes."""
-        offset, remaining = content.start, content.length
-        for segment in content.segments:
-            if remaining <= 0:
-                return
-            if offset >= segment.size:
-                offset -= segment.size
-                continue
-            with self.blobs.path(segment.blob).open("rb") as handle:
-                handle.seek(offset)
-                left = min(segment.size - offset, remaining)
-                while left > 0:
-                    chunk = handle.read(min(READ_CHUNK, left))
-                    if not chunk:
-                        raise OSError(f"blob {segment.blob} is shorter than its record")
-                    left -= len(chunk)
-                    remaining -= len(chunk)
-                    yield chunk
-            offset = 0
+        return read_content(self.blobs, content)
 
-    # ---- for the emulator's own model-data path ---------------------------------------------------
 
-    def find(self, bucket: str, key: str) -> StoredObject:
-        """An object by bucket and key, whichever account holds the bucket (this state directory belongs
-        to one emulator, whose account owns every bucket in it)."""
-        found = self.store.bucket_anywhere(bucket)
-        if found is None:
-            raise NoSuchBucket(bucket)
-        item = self.store.object(found.account, bucket, key)
-        if item is None:
-            raise NoSuchKey(key)
-        return item
-
-    def keys_under(self, bucket: str, prefix: str) -> list[str]:
-        found = self.store.bucket_anywhere(bucket)
-        if found is None:
-            raise NoSuchBucket(bucket)
-        keys: list[str] = []
-        after = ""
-        while rows := self.store.keys(found.account, bucket, prefix, after, 1000):
-            keys.extend(item.key for item in rows)
-            after = rows[-1].key
-        return keys
-
-    def whole(self, item: StoredObject) -> Content:
-        return Content(item.segments, 0, item.size)
+def read_content(blobs: Blobs, content: Content) -> Iterator[bytes]:
+    offset, remaining = content.start, content.length
+    for segment in content.segments:
+        if remaining <= 0:
+            return
+        if offset >= segment.size:
+            offset -= segment.size
+            continue
+        with blobs.path(segment.blob).open("rb") as handle:
+            handle.seek(offset)
+            left = min(segment.size - offset, remaining)
+            while left > 0:
+                chunk = handle.read(min(READ_CHUNK, left))
+                if not chunk:
+                    raise OSError(f"blob {segment.blob} is shorter than its record")
+                left -= len(chunk)
+                remaining -= len(chunk)
+                yield chunk
+        offset = 0

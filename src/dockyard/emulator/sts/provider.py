@@ -29,6 +29,13 @@ class AccessDenied(ServiceError):
 
 
 class StsProvider:
+    # The operations the local target implements; every other operation of the model is refused.
+    OPERATIONS: tuple[str, ...] = (
+        "GetCallerIdentity",
+        "AssumeRole",
+        "GetSessionToken",
+    )
+
     def __init__(self, state_dir: Path, clock: Callable[[], float] = time.time) -> None:
         self.credentials = IssuedCredentials(state_dir / "sts.db")
         self._clock = clock
