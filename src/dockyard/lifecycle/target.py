@@ -118,9 +118,14 @@ def target_name(name: str | None) -> TargetName:
 
 
 def _emulator(url: str | None) -> str:
+    """The emulator's URL: the one given, else $AWS_ENDPOINT_URL when a dockyard emulator answers there
+    (the "set one variable" setup), else a running one or a new one."""
     from dockyard.emulator.process import ensure_running, probe
 
     if url is None:
+        global_endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if global_endpoint and probe(global_endpoint) is not None:
+            return global_endpoint.rstrip("/")
         url = ensure_running()
     if probe(url) is None:
         raise DockyardError(

@@ -4,8 +4,8 @@ Every call goes through the deploy lifecycle's one recorded AWS boundary (:class
 session, its error translation and its dry run: on the local target the emulator's own ECR answers,
 on the aws target ECR itself.
 
-Repositories dockyard creates: scan on push, mutable tags (``latest`` moves with each push), AES-256
-encryption, the tag ``created-by=dockyard``, and *no lifecycle policy*: SageMaker pulls the image again
+Repositories dockyard creates: scan on push (aws), ECR's defaults of mutable tags (``latest`` moves with
+each push) and AES-256 encryption, the tag ``created-by=dockyard``, and *no lifecycle policy*: SageMaker pulls the image again
 whenever it starts an instance (scaling out, replacing an unhealthy one), so expiring an image that an
 endpoint still uses would break that endpoint later. How long to keep images is the user's decision.
 """
@@ -76,15 +76,16 @@ def ensure_repository(aws: Aws, name: str) -> EcrRepository:
     found = _describe(aws, name, account)
     if found is not None:
         return _repository(aws, found, created=False)
+    # Mutable tags and AES-256 are ECR's defaults, so they are not sent. The local target has no image
+    # scanner, and its ECR refuses scanOnPush rather than accept and ignore it: asked for on AWS only.
+    scanning = {} if aws.target.is_local else {"imageScanningConfiguration": {"scanOnPush": True}}
     try:
         created = aws.call(
             "ecr",
             "create_repository",
             registryId=account,
             repositoryName=name,
-            imageTagMutability="MUTABLE",
-            imageScanningConfiguration={"scanOnPush": True},
-            encryptionConfiguration={"encryptionType": "AES256"},
+            **scanning,
             tags=[{"Key": "created-by", "Value": "dockyard"}],
         ).get("repository")
     except AwsError as exc:
@@ -96,7 +97,7 @@ def ensure_repository(aws: Aws, name: str) -> EcrRepository:
             raise RegistryError(f"the ECR repository {name!r} exists and cannot be described") from None
         return _repository(aws, again, created=False)
     if created is None:  # a dry run: the call was held back
-        created = {"repositoryName": name, "imageScanningConfiguration": {"scanOnPush": True}}
+        created = {"repositoryName": name, **scanning}
     return _repository(aws, created, created=True)
 
 
