@@ -5,9 +5,10 @@ session, its error translation and its dry run: on the local target the emulator
 on the aws target ECR itself.
 
 Repositories dockyard creates: scan on push (aws), ECR's defaults of mutable tags (``latest`` moves with
-each push) and AES-256 encryption, the tag ``created-by=dockyard``, and *no lifecycle policy*: SageMaker pulls the image again
-whenever it starts an instance (scaling out, replacing an unhealthy one), so expiring an image that an
-endpoint still uses would break that endpoint later. How long to keep images is the user's decision.
+each push) and AES-256 encryption, the tag ``created-by=dockyard``, and *no lifecycle policy*: SageMaker
+pulls the image again whenever it starts an instance (scaling out, replacing an unhealthy one), so
+expiring an image that an endpoint still uses would break that endpoint later. How long to keep images is
+the user's decision.
 """
 
 from __future__ import annotations
