@@ -101,12 +101,7 @@ class Components:
         reconciler.bind(provider)
         runtime = Runtime(reconciler, provider.endpoint_status)
         s3 = S3App(S3Service(settings.state_dir))
-
-        async def serve_s3(ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
-            await s3(scope, receive, send, ctx)
-
-        serve_s3.service = s3.service  # type: ignore[attr-defined]
-        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings), s3=serve_s3)
+        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings), s3=s3)
 
     def start(self) -> None:
         self.reconciler.start()
@@ -118,9 +113,8 @@ class Components:
         self.store.close()
         if self.aws is not None:
             self.aws.close()
-        s3_service = getattr(self.s3, "service", None)
-        if s3_service is not None:
-            s3_service.close()
+        if isinstance(self.s3, S3App):
+            self.s3.close()
 
     def holdings(self) -> dict[str, Any]:
         """What each service holds (counts), for ``dockyard emulator status``."""

@@ -1,7 +1,7 @@
 """S3 over HTTP: addressing (path style and virtual-host style), rest-xml, streamed bodies both ways.
 
-The emulator's server hands a request here when it is signed for the ``s3`` service (see
-:func:`s3_signing_region`) or addressed to a bucket by host name. Uploads stream to disk through
+The emulator's server hands a request here when it is signed for the ``s3`` service (the credential
+scope of its Authorization header or presigned URL). Uploads stream to disk through
 ``ingest`` before the operation runs; GetObject streams from disk in 1 MiB pieces, the next piece read
 on a worker thread while the previous one is sent. No operation holds an object in memory.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -24,7 +24,7 @@ from dockyard.emulator.s3.errors import (
     MaxMessageLengthExceeded,
     NotImplementedOperation,
 )
-from dockyard.emulator.s3.ingest import receive_body
+from dockyard.emulator.s3.ingest import drain, receive_body
 from dockyard.emulator.s3.service import UPLOADS, S3Service
 
 log = logging.getLogger("dockyard.emulator.s3")
@@ -35,25 +35,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_XML_BODY = 4 * 1024 * 1024  # a CompleteMultipartUpload of 10,000 parts is about 1 MB
-# "Credential=AKID/20261125/eu-west-1/s3/aws4_request", in the Authorization header or (presigned URLs)
-# the X-Amz-Credential query parameter.
-_CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
-_QUERY_CREDENTIAL = re.compile(
-    r"(?:^|&)X-Amz-Credential=[^&]*?(?:%2F|/)\d{8}(?:%2F|/)([a-z0-9-]+)(?:%2F|/)s3(?:%2F|/)"
-)
 _IP = re.compile(r"\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:]+\]")
-
-
-def s3_signing_region(headers: Mapping[str, str], query_string: bytes) -> str | None:
-    """The region of a request signed for S3 (header or presigned URL); None when it is not one."""
-    found = _CREDENTIAL.search(headers.get("authorization", ""))
-    if found is not None:
-        return found.group(1) if found.group(2) == "s3" else None
-    if b"X-Amz-Credential" in query_string:
-        presigned = _QUERY_CREDENTIAL.search(query_string.decode("latin-1"))
-        if presigned is not None:
-            return presigned.group(1)
-    return None
 
 
 def virtual_bucket(host: str) -> str | None:
@@ -75,12 +57,24 @@ class S3App:
         self.service = service
         self.protocol = RestXmlProtocol("s3")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+    def close(self) -> None:
+        self.service.close()
+
+    def status(self) -> dict[str, int]:
+        """What S3 holds, for the emulator's status."""
+        return self.service.store.counts()
+
+    async def __call__(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
             operation, params = self._parse(scope, method, headers)
             if operation in UPLOADS:
+                try:  # before the body is stored: a missing bucket or upload costs no disk
+                    await asyncio.to_thread(self.service.precheck, ctx, operation, params)
+                except ServiceError:
+                    await drain(receive)
+                    raise
                 body = await receive_body(receive, headers, self.service.blobs)
                 result = await asyncio.to_thread(self.service.upload, ctx, operation, params, body)
             elif operation == "GetObject":

@@ -209,47 +209,80 @@ class _Sink:
         self.size += len(data)
 
 
-async def _pieces(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise IncompleteBody("The client disconnected before sending its whole request body")
-        piece: bytes = message.get("body", b"")
-        if piece:
-            yield piece
-        if not message.get("more_body", False):
-            return
+class _Body:
+    """The request body's messages; remembers whether the last one has been read."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.finished = False
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        while not self.finished:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self.finished = True
+                raise IncompleteBody("The client disconnected before sending its whole request body")
+            piece: bytes = message.get("body", b"")
+            self.finished = not message.get("more_body", False)
+            if piece:
+                yield piece
+
+    async def drain(self) -> None:
+        """Read and drop the rest, so that the client, still sending, reads the error response."""
+        try:
+            async for _ in self.pieces():
+                pass
+        except IncompleteBody:
+            pass
+
+
+async def drain(receive: Receive) -> None:
+    """Read and drop a request body that will not be used (the request failed before it)."""
+    await _Body(receive).drain()
 
 
 async def receive_body(receive: Receive, headers: Mapping[str, str], blobs: Blobs) -> Received:
     """Stream a request body into a temporary file under ``blobs``; raise S3's error (and keep nothing)
     when it is short, too large, or does not match a digest or checksum sent with it."""
-    plan = _plan(headers)
-    temporary, file = blobs.temporary()
+    body = _Body(receive)
+    try:
+        plan = _plan(headers)
+        temporary, file = blobs.temporary()
+    except OSError as exc:
+        await body.drain()
+        full = disk_full(exc, blobs.root)
+        if full is not None:
+            raise full from None
+        raise
+    except BaseException:
+        await body.drain()
+        raise
     try:
         with file:
             sink = _Sink(file, plan)
-            await _stream(receive, plan, sink)
+            await _stream(body, plan, sink)
         return _verify(plan, sink, temporary)
     except OSError as exc:
         blobs.discard(temporary)
+        await body.drain()
         full = disk_full(exc, blobs.root)
         if full is not None:
             raise full from None
         raise
     except BaseException:
         blobs.discard(temporary)
+        await body.drain()
         raise
 
 
-async def _stream(receive: Receive, plan: _Plan, sink: _Sink) -> None:
+async def _stream(body: _Body, plan: _Plan, sink: _Sink) -> None:
     decoder = _ChunkDecoder() if plan.chunked else None
     batch = bytearray()
     pending: asyncio.Future[None] | None = None
     limit = MAX_SIZE if plan.declared is None else plan.declared
     received = 0
     try:
-        async for piece in _pieces(receive):
+        async for piece in body.pieces():
             for data in decoder.feed(piece) if decoder is not None else (piece,):
                 received += len(data)
                 if received > limit:

@@ -42,7 +42,7 @@ class MultipartOperations:
         self.blobs = blobs
         self.buckets = buckets
 
-    def _upload(self, ctx: RequestContext, params: dict[str, Any]) -> Upload:
+    def existing_upload(self, ctx: RequestContext, params: dict[str, Any]) -> Upload:
         self.buckets.existing(ctx, params["Bucket"])
         upload = self.store.upload(params["UploadId"])
         if (
@@ -83,7 +83,7 @@ class MultipartOperations:
                     ArgumentName="partNumber",
                     ArgumentValue=number,
                 )
-            self._upload(ctx, params)
+            self.existing_upload(ctx, params)
         except BaseException:
             self.blobs.discard(body.temporary)
             raise
@@ -97,7 +97,7 @@ class MultipartOperations:
         return {"ETag": part.etag, **checksum_result(body.checksum)}
 
     def complete_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        upload = self._upload(ctx, params)
+        upload = self.existing_upload(ctx, params)
         chosen = (params.get("MultipartUpload") or {}).get("Parts") or []
         if not chosen:
             raise MalformedXML(
@@ -158,7 +158,7 @@ class MultipartOperations:
         }
 
     def abort_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._upload(ctx, params)
+        self.existing_upload(ctx, params)
         blobs = self.store.abort_upload(params["UploadId"])
         if blobs is None:
             raise NoSuchUpload(params["UploadId"])
@@ -166,7 +166,7 @@ class MultipartOperations:
         return {}
 
     def list_parts(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        upload = self._upload(ctx, params)
+        upload = self.existing_upload(ctx, params)
         marker = params.get("PartNumberMarker") or 0
         limit = min(params.get("MaxParts") or 1000, 1000)
         after = [part for part in self.store.parts(upload.upload_id) if part.number > marker]

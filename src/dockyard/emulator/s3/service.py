@@ -77,6 +77,14 @@ class S3Service:
             )
         return handler(ctx, params)
 
+    def precheck(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> None:
+        """Refuse an upload to a bucket (or multipart upload) that does not exist before its body is
+        read: a failing request then costs no disk."""
+        if operation == "PutObject":
+            self.buckets.existing(ctx, params["Bucket"])
+        else:
+            self.multipart.existing_upload(ctx, params)
+
     def upload(
         self, ctx: RequestContext, operation: str, params: dict[str, Any], body: Received
     ) -> dict[str, Any]:

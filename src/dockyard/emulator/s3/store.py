@@ -244,6 +244,13 @@ class S3Store:
             self._drop_upload(db, upload_id)
         return blobs
 
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                table: int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+                for table in ("buckets", "objects", "uploads")
+            }
+
     def all_blobs(self) -> set[str]:
         """Every blob a record refers to (to sweep files a crash left unreferenced)."""
         with self._lock:
