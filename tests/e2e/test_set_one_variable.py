@@ -93,10 +93,9 @@ print(prediction)
 
 @pytest.fixture(scope="module")
 def local_aws(tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient) -> Iterator[str]:
-    """An emulator process of its own (its S3 serves the model data it reads); yields its URL."""
+    """An emulator process of its own, reading model data from its own S3; yields its URL."""
     state_dir = tmp_path_factory.mktemp("set-one-variable") / "state"
-    emulator = EmulatorProcess(state_dir, "")
-    emulator.env["DOCKYARD_S3_ENDPOINT_URL"] = emulator.url
+    emulator = EmulatorProcess(state_dir, "")  # no other S3
     emulator.start()
     yield emulator.url
     emulator.stop()

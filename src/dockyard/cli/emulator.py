@@ -51,9 +51,13 @@ def up(
     if detach:
         running = start_detached(settings)
         console.print(f"emulator running at {running.url} (pid {running.pid}, state {running.state_dir})")
+        # SageMaker, its runtime, S3, ECR, STS, IAM and CloudWatch Logs answer on this one URL.
         console.print(
-            f"use it from boto3 with endpoint_url={running.url!r}; stop it with `dockyard emulator down`",
+            f"point unmodified AWS code (boto3, the AWS CLI, the SageMaker SDK) at it:\n"
+            f"  export AWS_ENDPOINT_URL={running.url}\n"
+            "stop it with `dockyard emulator down`",
             highlight=False,
+            soft_wrap=True,
         )
         return
     err_console.print(f"emulator listening on {settings.url} (state {settings.state_dir}); Ctrl-C stops it")
