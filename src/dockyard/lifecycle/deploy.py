@@ -364,6 +364,9 @@ def wait_for_endpoint(
     return _poll(aws, name, timeout, interval, on_status, settled)
 
 
+# Not boto3's endpoint_in_service waiter: it reports no intermediate state (the progress display), waits
+# out OutOfService and UpdateRollbackFailed until its attempts run out, and cannot tell an update that
+# rolled back (InService, on the old config) from one that succeeded.
 def _poll(
     aws: Aws,
     name: str,
