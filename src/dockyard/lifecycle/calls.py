@@ -20,10 +20,23 @@ from typing import Any
 import botocore.exceptions as boto_errors
 from botocore.validate import validate_parameters
 
-from dockyard.aws_codes import DENIED_CODES, NO_REGION, REJECTED_CODES
 from dockyard.errors import DockyardError, UsageError
-from dockyard.lifecycle.target import CREDENTIALS_HINT, Target
+from dockyard.lifecycle.target import CREDENTIALS_HINT, NO_REGION, Target
 
+# Error codes that mean "these credentials are not valid", whichever service answers.
+REJECTED_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "AuthFailure",
+    }
+)
+# Error codes that mean "valid credentials, but not allowed to do this".
+DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
 SERVICE_NAMES = {
     "sagemaker": "SageMaker",
     "sagemaker-runtime": "SageMaker Runtime",

@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from dockyard.aws_codes import NO_REGION
 from dockyard.errors import DockyardError, UsageError
 
 if TYPE_CHECKING:
@@ -27,6 +26,10 @@ ROLE_ENV = "DOCKYARD_ROLE_ARN"
 LOCAL_REGION = "us-east-1"
 # The emulator accepts any signature; boto3 still needs some credentials to sign with.
 LOCAL_KEY = "dockyard"
+NO_REGION = (
+    "no AWS region is configured; pass --region (e.g. --region us-east-1), set AWS_REGION, "
+    "or set `region` in ~/.aws/config"
+)
 CREDENTIALS_HINT = (
     "configure them with `aws configure`, the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
     "variables, or --profile (for an SSO profile, run `aws sso login` first)"
