@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import random
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import docker
@@ -18,11 +20,19 @@ from deploy_common import PREFIX, Row, Workload, checked
 from serving import clean_env, free_port, wait_for_quiet
 
 BENCH = Path(__file__).resolve().parent
-SDK_PYTHON = BENCH / ".peers" / "sagemaker-sdk" / "bin" / "python"
+PEER_PYTHON = BENCH / ".peers" / "sagemaker-sdk" / "bin" / "python"
 SDK_SCRIPT = BENCH / "peers" / "sagemaker_local_deploy.py"
 SDK_NAME_PREFIX = f"{PREFIX}sdk-"
 SDK_NETWORK = "sagemaker-local"  # the network the SDK's compose file declares, by that name
 SDK_RUN_DEADLINE_S = 200.0  # the SDK's own /ping loop gives up after 120 s; teardown waits on compose
+
+
+def sdk_python() -> Path | None:
+    """The SDK's own venv (bench/setup.sh), else this one when it has the SDK (the same pinned release
+    in the dev environment)."""
+    if PEER_PYTHON.exists():
+        return PEER_PYTHON
+    return Path(sys.executable) if importlib.util.find_spec("sagemaker") is not None else None
 
 
 def sdk_leftovers(client: docker.DockerClient, had_network: bool) -> None:
@@ -39,7 +49,8 @@ def sdk_leftovers(client: docker.DockerClient, had_network: bool) -> None:
 
 def bench_sdk(args: argparse.Namespace, work: Workload, scratch: Path, log_dir: Path) -> Row:
     row = Row("sdk", "sdk local mode")
-    if not SDK_PYTHON.exists():
+    python = sdk_python()
+    if python is None:
         row.error = "bench/.peers/sagemaker-sdk is missing (run bash bench/setup.sh)"
         return row
     if shutil.which("docker-compose") is None:
@@ -60,7 +71,7 @@ def bench_sdk(args: argparse.Namespace, work: Workload, scratch: Path, log_dir: 
         }
     )
     command = [
-        str(SDK_PYTHON),
+        str(python),
         str(SDK_SCRIPT),
         *("--image", work.image, "--model-data", str(work.sdk_archive)),
         *("--port", str(free_port(random.Random())), "--runs", str(args.runs)),
