@@ -118,11 +118,13 @@ def deploy(
     ] = None,
     bucket: Annotated[
         str | None,
-        typer.Option("--bucket", help="S3 bucket for model data (aws; default dockyard-ACCOUNT-REGION)."),
+        typer.Option("--bucket", help="S3 bucket for model data (default dockyard-ACCOUNT-REGION)."),
     ] = None,
     registry: Annotated[
         str | None,
-        typer.Option("--registry", help="Push the image to this registry (local; default: no push)."),
+        typer.Option(
+            "--registry", help="local: also push the image here (it is tagged with its ECR URI either way)."
+        ),
     ] = None,
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Wait for the endpoint to be InService.")

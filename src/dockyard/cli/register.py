@@ -30,11 +30,13 @@ def register_model(
     image: Annotated[str | None, typer.Option("--image", help="Local image (default: NAME:latest).")] = None,
     bucket: Annotated[
         str | None,
-        typer.Option("--bucket", help="S3 bucket for model data (aws; default dockyard-ACCOUNT-REGION)."),
+        typer.Option("--bucket", help="S3 bucket for model data (default dockyard-ACCOUNT-REGION)."),
     ] = None,
     registry: Annotated[
         str | None,
-        typer.Option("--registry", help="Push the image to this registry (local; default: no push)."),
+        typer.Option(
+            "--registry", help="local: also push the image here (it is tagged with its ECR URI either way)."
+        ),
     ] = None,
     package_group: Annotated[
         str | None,
