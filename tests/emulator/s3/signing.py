@@ -32,7 +32,9 @@ def signed(
     return httpx.request(method, prepared.url, headers=dict(prepared.headers), content=body, timeout=30)
 
 
-def aws_chunked(payload: bytes, trailers: Mapping[str, str], chunk: int = 8192, signature: bool = False) -> bytes:
+def aws_chunked(
+    payload: bytes, trailers: Mapping[str, str], chunk: int = 8192, signature: bool = False
+) -> bytes:
     """``payload`` framed as aws-chunked: hex-sized chunks (with a chunk-signature extension when asked),
     the zero chunk, then the trailer lines and a blank line."""
     out = bytearray()

@@ -141,14 +141,17 @@ def test_virtual_host_addressing(s3_emulator: EmulatorProcess, bucket: str) -> N
     assert seen[0] == f"{bucket}.localhost:{s3_emulator.port}"
     # The s3.localhost form some tools use.
     response = signed("GET", f"{s3_emulator.url}/v/key.txt", headers={"Host": f"{bucket}.s3.localhost"})
-    assert response.status_code == 200 and response.content == b"virtual"
+    assert response.status_code == 200
+    assert response.content == b"virtual"
 
 
 def test_operations_not_served_are_named(s3_emulator: EmulatorProcess, s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as caught:
         s3.get_bucket_policy(Bucket=bucket)
     assert error(caught)["Code"] == "NotImplemented"
-    assert error(caught)["Message"].startswith("The local target's S3 does not serve GetBucketPolicy; it serves: ")
+    assert error(caught)["Message"].startswith(
+        "The local target's S3 does not serve GetBucketPolicy; it serves: "
+    )
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     response = signed("POST", f"{s3_emulator.url}/{bucket}/key")
     assert response.status_code == 501

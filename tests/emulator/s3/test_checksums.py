@@ -24,8 +24,15 @@ def crc32(data: bytes) -> str:
     return b64(zlib.crc32(data).to_bytes(4, "big"))
 
 
-def chunked_put(emulator: EmulatorProcess, bucket: str, key: str, payload: bytes, trailer: str, value: str,
-                signature: bool = False) -> Any:
+def chunked_put(
+    emulator: EmulatorProcess,
+    bucket: str,
+    key: str,
+    payload: bytes,
+    trailer: str,
+    value: str,
+    signature: bool = False,
+) -> Any:
     body = aws_chunked(payload, {trailer: value}, signature=signature)
     headers = {
         "Content-Encoding": "aws-chunked",
@@ -63,15 +70,23 @@ def test_trailing_checksums_are_decoded_and_verified(
     assert "ContentEncoding" not in got  # aws-chunked was how it travelled, not how it is stored
 
 
-def test_a_bad_trailer_is_rejected_and_leaves_no_object(s3_emulator: EmulatorProcess, s3: Any, bucket: str) -> None:
+def test_a_bad_trailer_is_rejected_and_leaves_no_object(
+    s3_emulator: EmulatorProcess, s3: Any, bucket: str
+) -> None:
     payload = os.urandom(50_000)
     s3.put_object(Bucket=bucket, Key="kept", Body=b"old bytes")
-    response = chunked_put(s3_emulator, bucket, "kept", payload, "x-amz-checksum-crc32", crc32(b"other bytes"))
+    response = chunked_put(
+        s3_emulator, bucket, "kept", payload, "x-amz-checksum-crc32", crc32(b"other bytes")
+    )
     assert response.status_code == 400
     assert "<Code>BadDigest</Code>" in response.text
-    assert "<Message>The CRC32 you specified did not match the calculated checksum.</Message>" in response.text
+    assert (
+        "<Message>The CRC32 you specified did not match the calculated checksum.</Message>" in response.text
+    )
     assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"old bytes"  # not replaced
-    response = chunked_put(s3_emulator, bucket, "new", payload, "x-amz-checksum-crc32", "AAAAAA==", signature=True)
+    response = chunked_put(
+        s3_emulator, bucket, "new", payload, "x-amz-checksum-crc32", "AAAAAA==", signature=True
+    )
     assert "<Code>BadDigest</Code>" in response.text
     assert [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["kept"]
     assert list((s3_emulator.state_dir / "s3" / "incoming").iterdir()) == []
@@ -79,16 +94,21 @@ def test_a_bad_trailer_is_rejected_and_leaves_no_object(s3_emulator: EmulatorPro
 
 def test_signed_chunks_and_malformed_framing(s3_emulator: EmulatorProcess, s3: Any, bucket: str) -> None:
     payload = os.urandom(20_000)
-    response = chunked_put(s3_emulator, bucket, "signed", payload, "x-amz-checksum-crc32", crc32(payload), True)
+    response = chunked_put(
+        s3_emulator, bucket, "signed", payload, "x-amz-checksum-crc32", crc32(payload), True
+    )
     assert response.status_code == 200, response.text
     assert s3.get_object(Bucket=bucket, Key="signed")["Body"].read() == payload
     headers = {"Content-Encoding": "aws-chunked", "X-Amz-Decoded-Content-Length": "5"}
     response = signed("PUT", f"{s3_emulator.url}/{bucket}/cut", b"5\r\nhel", headers, trailer=True)
     assert response.status_code == 400
     assert "<Code>IncompleteBody</Code>" in response.text
-    response = signed("PUT", f"{s3_emulator.url}/{bucket}/cut", b"zz\r\nhello\r\n0\r\n\r\n", headers, trailer=True)
-    assert "<Message>The aws-chunked body has a bad chunk size b&apos;zz&apos;</Message>" in response.text or (
-        "bad chunk size" in response.text
+    response = signed(
+        "PUT", f"{s3_emulator.url}/{bucket}/cut", b"zz\r\nhello\r\n0\r\n\r\n", headers, trailer=True
+    )
+    assert (
+        "<Message>The aws-chunked body has a bad chunk size b&apos;zz&apos;</Message>" in response.text
+        or ("bad chunk size" in response.text)
     )
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="cut")
 
@@ -97,11 +117,17 @@ def test_header_checksums_md5_and_sha256(s3_emulator: EmulatorProcess, s3: Any, 
     with pytest.raises(ClientError) as caught:
         s3.put_object(Bucket=bucket, Key="h", Body=b"payload", ChecksumCRC32=crc32(b"different"))
     assert caught.value.response["Error"]["Code"] == "BadDigest"
-    assert caught.value.response["Error"]["Message"] == "The CRC32 you specified did not match the calculated checksum."
+    assert (
+        caught.value.response["Error"]["Message"]
+        == "The CRC32 you specified did not match the calculated checksum."
+    )
     with pytest.raises(ClientError) as caught:
         s3.put_object(Bucket=bucket, Key="h", Body=b"payload", ContentMD5=b64(hashlib.md5(b"other").digest()))
     assert caught.value.response["Error"]["Code"] == "BadDigest"
-    assert caught.value.response["Error"]["Message"] == "The Content-MD5 you specified did not match what we received."
+    assert (
+        caught.value.response["Error"]["Message"]
+        == "The Content-MD5 you specified did not match what we received."
+    )
     response = signed("PUT", f"{s3_emulator.url}/{bucket}/h", b"payload", {"Content-MD5": "not-base64"})
     assert "<Code>InvalidDigest</Code>" in response.text
     assert "<Message>The Content-MD5 you specified was invalid.</Message>" in response.text
@@ -110,7 +136,9 @@ def test_header_checksums_md5_and_sha256(s3_emulator: EmulatorProcess, s3: Any, 
     assert forged.status_code == 400
     assert "<Code>XAmzContentSHA256Mismatch</Code>" in forged.text
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
-    good = s3.put_object(Bucket=bucket, Key="h", Body=b"payload", ContentMD5=b64(hashlib.md5(b"payload").digest()))
+    good = s3.put_object(
+        Bucket=bucket, Key="h", Body=b"payload", ContentMD5=b64(hashlib.md5(b"payload").digest())
+    )
     assert good["ChecksumCRC32"] == crc32(b"payload")
     got = s3.get_object(Bucket=bucket, Key="h", ChecksumMode="ENABLED")
     assert got["ChecksumCRC32"] == crc32(b"payload")  # and botocore verified it while reading

@@ -34,6 +34,7 @@ def aws(emulator: EmulatorProcess, tmp_path: Path, *args: str) -> str:
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout

@@ -34,12 +34,16 @@ def small_disk_emulator(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     (state / "s3").mkdir(parents=True)
     port = _free_port()
     script = (
-        f"mount -t tmpfs -o size=3m dockyard-test {state / 's3'} && exec {sys.executable} -m dockyard.emulator "
-        f"--port {port} --state-dir {state}"
+        f"mount -t tmpfs -o size=3m dockyard-test {state / 's3'} && "
+        f"exec {sys.executable} -m dockyard.emulator --port {port} --state-dir {state}"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("DOCKYARD_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DOCKYARD_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+    }
     log = (tmp_path / "emulator.log").open("wb")
-    process = subprocess.Popen([unshare, "-rm", "sh", "-c", script], stdout=log, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen(
+        [unshare, "-rm", "sh", "-c", script], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

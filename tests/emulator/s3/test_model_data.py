@@ -45,14 +45,18 @@ def test_s3_model_data_is_read_from_the_local_s3(
     missing = f"s3://{bucket}/absent/model.tar.gz"
     with pytest.raises(ModelDataError) as caught:
         data.prepare(ContainerSpec(IMAGE, model_data_url=missing), REGION)
-    assert caught.value.reason.startswith(f'Failed to download model data for container "container_1" from URL: "{missing}".')
+    assert caught.value.reason.startswith(
+        f'Failed to download model data for container "container_1" from URL: "{missing}".'
+    )
     assert caught.value.reason.endswith(
-        "(An error occurred (NoSuchKey) when calling the GetObject operation: The specified key does not exist.)"
+        "(An error occurred (NoSuchKey) when calling the GetObject operation: "
+        "The specified key does not exist.)"
     )
     with pytest.raises(ModelDataError) as caught:
         data.prepare(ContainerSpec(IMAGE, model_data_url="s3://dy-no-bucket/model.tar.gz"), REGION)
     assert caught.value.reason.endswith(
-        "(An error occurred (NoSuchBucket) when calling the GetObject operation: The specified bucket does not exist)"
+        "(An error occurred (NoSuchBucket) when calling the GetObject operation: "
+        "The specified bucket does not exist)"
     )
 
 

@@ -69,11 +69,16 @@ def test_complete_gives_s3s_etag_and_the_bytes(s3: Any, bucket: str) -> None:
 
 def test_bad_completions(s3: Any, bucket: str) -> None:
     uid = s3.create_multipart_upload(Bucket=bucket, Key="bad")["UploadId"]
-    small = [s3.upload_part(Bucket=bucket, Key="bad", UploadId=uid, PartNumber=n, Body=b"tiny")["ETag"] for n in (1, 2)]
+    small = [
+        s3.upload_part(Bucket=bucket, Key="bad", UploadId=uid, PartNumber=n, Body=b"tiny")["ETag"]
+        for n in (1, 2)
+    ]
 
     def complete(parts: list[dict[str, Any]]) -> dict[str, Any]:
         with pytest.raises(ClientError) as caught:
-            s3.complete_multipart_upload(Bucket=bucket, Key="bad", UploadId=uid, MultipartUpload={"Parts": parts})
+            s3.complete_multipart_upload(
+                Bucket=bucket, Key="bad", UploadId=uid, MultipartUpload={"Parts": parts}
+            )
         return error(caught)
 
     too_small = complete([{"PartNumber": 1, "ETag": small[0]}, {"PartNumber": 2, "ETag": small[1]}])
@@ -82,7 +87,10 @@ def test_bad_completions(s3: Any, bucket: str) -> None:
     assert too_small["MinSizeAllowed"] == str(5 * MIB)
     order = complete([{"PartNumber": 2, "ETag": small[1]}, {"PartNumber": 1, "ETag": small[0]}])
     assert order["Code"] == "InvalidPartOrder"
-    assert order["Message"] == "The list of parts was not in ascending order. Parts must be ordered by part number."
+    assert (
+        order["Message"]
+        == "The list of parts was not in ascending order. Parts must be ordered by part number."
+    )
     wrong = complete([{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}])
     assert wrong["Code"] == "InvalidPart"
     assert wrong["Message"].startswith("One or more of the specified parts could not be found.")
@@ -90,7 +98,10 @@ def test_bad_completions(s3: Any, bucket: str) -> None:
     assert missing["Code"] == "InvalidPart"
     # A single small part is fine: only parts before the last have a minimum.
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="bad", UploadId=uid, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": small[0]}]}
+        Bucket=bucket,
+        Key="bad",
+        UploadId=uid,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": small[0]}]},
     )
     assert s3.get_object(Bucket=bucket, Key="bad")["Body"].read() == b"tiny"
     with pytest.raises(ClientError) as caught:
@@ -145,7 +156,9 @@ def test_interrupted_uploads_leave_nothing(s3_emulator: EmulatorProcess, s3: Any
     s3.upload_part(Bucket=bucket, Key="half-multipart", UploadId=uid, PartNumber=1, Body=os.urandom(5 * MIB))
     _send_half(s3_emulator, f"/{bucket}/half-multipart?partNumber=2&uploadId={uid}", os.urandom(4 * MIB))
     _wait_for_empty_incoming(s3_emulator)
-    assert [p["PartNumber"] for p in s3.list_parts(Bucket=bucket, Key="half-multipart", UploadId=uid)["Parts"]] == [1]
+    assert [
+        p["PartNumber"] for p in s3.list_parts(Bucket=bucket, Key="half-multipart", UploadId=uid)["Parts"]
+    ] == [1]
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)  # an unfinished upload is no object
     s3.abort_multipart_upload(Bucket=bucket, Key="half-multipart", UploadId=uid)
     assert blob_files(s3_emulator) == before

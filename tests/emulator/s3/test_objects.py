@@ -72,10 +72,14 @@ def test_listing_pages_prefixes_and_start_after(s3: Any, bucket: str) -> None:
     keys = [f"logs/2026/{i:03d}.txt" for i in range(25)] + ["logs/readme", "models/a/model.tar.gz", "top"]
     for key in keys:
         s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
-    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": 7}))
+    pages = list(
+        s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": 7})
+    )
     assert len(pages) == 4
     assert [item["Key"] for page in pages for item in page["Contents"]] == sorted(keys)
-    assert pages[0]["IsTruncated"] and pages[0]["KeyCount"] == 7 and not pages[-1]["IsTruncated"]
+    assert pages[0]["IsTruncated"]
+    assert pages[0]["KeyCount"] == 7
+    assert not pages[-1]["IsTruncated"]
 
     folders = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
     assert [p["Prefix"] for p in folders["CommonPrefixes"]] == ["logs/", "models/"]
@@ -85,7 +89,8 @@ def test_listing_pages_prefixes_and_start_after(s3: Any, bucket: str) -> None:
     assert [item["Key"] for item in inside["Contents"]] == ["logs/readme"]
     # Common prefixes count against max-keys and the token resumes past them.
     first = s3.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=1)
-    assert first["CommonPrefixes"] == [{"Prefix": "logs/"}] and first["IsTruncated"]
+    assert first["CommonPrefixes"] == [{"Prefix": "logs/"}]
+    assert first["IsTruncated"]
     second = s3.list_objects_v2(
         Bucket=bucket, Delimiter="/", MaxKeys=1, ContinuationToken=first["NextContinuationToken"]
     )
@@ -128,7 +133,9 @@ def test_copy_and_deletes(s3: Any, bucket: str) -> None:
 
     for key in ("m1", "m2", "m3"):
         s3.put_object(Bucket=bucket, Key=key, Body=b"m")
-    deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "m1"}, {"Key": "m2"}, {"Key": "gone"}]})
+    deleted = s3.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "m1"}, {"Key": "m2"}, {"Key": "gone"}]}
+    )
     assert sorted(d["Key"] for d in deleted["Deleted"]) == ["gone", "m1", "m2"]
     assert s3.delete_object(Bucket=bucket, Key="never-there")["ResponseMetadata"]["HTTPStatusCode"] == 204
     left = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]]

@@ -199,14 +199,16 @@ class _Sink:
         self.checksum = checksums.new(plan.algorithm) if plan.algorithm else None
         self.sha256 = hashlib.sha256() if plan.content_sha256 else None
 
-    def absorb(self, data: bytes) -> None:
-        self.md5.update(data)
-        if self.checksum is not None:
-            self.checksum.update(data)
-        if self.sha256 is not None:
-            self.sha256.update(data)
-        self.file.write(data)
-        self.size += len(data)
+    def absorb(self, pieces: list[bytes]) -> None:
+        # Piece by piece, as received: joining them first would copy every byte once more.
+        for data in pieces:
+            self.md5.update(data)
+            if self.checksum is not None:
+                self.checksum.update(data)
+            if self.sha256 is not None:
+                self.sha256.update(data)
+            self.size += len(data)
+        self.file.writelines(pieces)
 
 
 class _Body:
@@ -277,7 +279,8 @@ async def receive_body(receive: Receive, headers: Mapping[str, str], blobs: Blob
 
 async def _stream(body: _Body, plan: _Plan, sink: _Sink) -> None:
     decoder = _ChunkDecoder() if plan.chunked else None
-    batch = bytearray()
+    batch: list[bytes] = []
+    batched = 0
     pending: asyncio.Future[None] | None = None
     limit = MAX_SIZE if plan.declared is None else plan.declared
     received = 0
@@ -287,12 +290,13 @@ async def _stream(body: _Body, plan: _Plan, sink: _Sink) -> None:
                 received += len(data)
                 if received > limit:
                     raise IncompleteBody("The request body is longer than its declared length")
-                batch += data
-            if len(batch) >= BATCH:
+                batch.append(data)
+                batched += len(data)
+            if batched >= BATCH:
                 if pending is not None:
                     await pending
-                pending = asyncio.ensure_future(asyncio.to_thread(sink.absorb, bytes(batch)))
-                batch.clear()
+                pending = asyncio.ensure_future(asyncio.to_thread(sink.absorb, batch))
+                batch, batched = [], 0
         if decoder is not None:
             decoder.finish()
             if plan.trailer is not None:
@@ -305,7 +309,7 @@ async def _stream(body: _Body, plan: _Plan, sink: _Sink) -> None:
         if pending is not None:
             await pending
     if batch:
-        await asyncio.to_thread(sink.absorb, bytes(batch))
+        await asyncio.to_thread(sink.absorb, batch)
     if plan.declared is not None and sink.size != plan.declared:
         raise IncompleteBody(
             "You did not provide the number of bytes specified by the Content-Length HTTP header"

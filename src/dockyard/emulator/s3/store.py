@@ -30,7 +30,8 @@ _SCHEMA = (
         metadata TEXT NOT NULL, checksum TEXT, parts_count INTEGER, PRIMARY KEY (account, bucket, key))""",
     """CREATE TABLE uploads (
         upload_id TEXT PRIMARY KEY, account TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL,
-        initiated REAL NOT NULL, attributes TEXT NOT NULL, metadata TEXT NOT NULL, checksum_algorithm TEXT)""",
+        initiated REAL NOT NULL, attributes TEXT NOT NULL, metadata TEXT NOT NULL,
+        checksum_algorithm TEXT)""",
     "CREATE INDEX uploads_bucket ON uploads (account, bucket, key)",
     """CREATE TABLE parts (
         upload_id TEXT NOT NULL, number INTEGER NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
@@ -215,7 +216,8 @@ class S3Store:
 
     def parts(self, upload_id: str) -> list[Part]:
         rows = self._rows(
-            "SELECT number, size, etag, modified, blob, checksum FROM parts WHERE upload_id = ? ORDER BY number",
+            "SELECT number, size, etag, modified, blob, checksum FROM parts WHERE upload_id = ? "
+            "ORDER BY number",
             (upload_id,),
         )
         return [_part(row) for row in rows]
