@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import json
 import os
 import random
@@ -224,12 +225,11 @@ def sdk_on_emulator_run(work: Workload, name: str, url: str) -> dict[str, Any]:
 
 def bench_sdk_on_emulator(args: argparse.Namespace, work: Workload, url: str) -> Row:
     row = Row("sdk-emulator", "sdk deploy() on emulator")
-    try:
-        import sagemaker
-    except ImportError:
+    try:  # not imported here: the SDK reads the environment set below when it is first imported
+        row.name = f"sdk {importlib.metadata.version('sagemaker')} on emulator"
+    except importlib.metadata.PackageNotFoundError:
         row.error = "the sagemaker package is not installed in this venv"
         return row
-    row.name = f"sdk {sagemaker.__version__} on emulator"
     try:
         with endpoint_variable(url):
             for index in range(1, args.runs + 1):
