@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from dockyard.lifecycle.logs import logs
     from dockyard.lifecycle.register import approve_package, register
     from dockyard.lifecycle.resources import delete_resource, describe_resource, list_resources
+    from dockyard.lifecycle.sagemaker_session import sagemaker_session
 
 _LAZY = {
     "register": "dockyard.lifecycle.register",
@@ -26,6 +27,7 @@ _LAZY = {
     "describe_resource": "dockyard.lifecycle.resources",
     "delete_resource": "dockyard.lifecycle.resources",
     "logs": "dockyard.lifecycle.logs",
+    "sagemaker_session": "dockyard.lifecycle.sagemaker_session",
 }
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "list_resources",
     "logs",
     "register",
+    "sagemaker_session",
 ]
 
 

@@ -18,7 +18,7 @@ import docker
 import docker.errors
 import pytest
 
-from dockyard.lifecycle.target import Target, resolve_target
+from dockyard.lifecycle.target import Target, TargetOptions
 
 PREFIX = "dy-deploy-"  # every image, tag and project these tests make starts with it
 ROLE = "arn:aws:iam::123456789012:role/dy-deploy-sagemaker"
@@ -122,7 +122,7 @@ def project(tmp_path: Path) -> Project:
 def aws_target(aws_env: str, ecr_registry: str, monkeypatch: pytest.MonkeyPatch) -> Target:
     """The aws target on moto; image bytes go to the registry that takes moto's ECR login."""
     monkeypatch.setenv("DOCKYARD_ECR_REGISTRY", ecr_registry)
-    return resolve_target("aws", role=ROLE)
+    return TargetOptions("aws", role=ROLE).resolve()
 
 
 @pytest.fixture

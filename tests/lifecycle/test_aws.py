@@ -62,9 +62,15 @@ def test_register_uploads_pushes_and_creates_the_model_once(
     assert result.model_name.startswith(f"{project.name}-")
 
     mutations = recorder.operations(mutating_only=True)
-    # The bucket may exist from another test of this session; the rest is exact.
-    assert mutations[-2:] == ["s3.PutObject", "sagemaker.CreateModel"]
-    assert set(mutations[:-2]) <= {"s3.CreateBucket", "s3.PutPublicAccessBlock"}
+    # The bucket may exist from another test of this session; the rest is exact. ECR's calls go
+    # through the same recorded session as the others.
+    assert mutations[-3:] == ["s3.PutObject", "ecr.CreateRepository", "sagemaker.CreateModel"]
+    assert set(mutations[:-3]) <= {"s3.CreateBucket", "s3.PutPublicAccessBlock"}
+    assert [call.operation for call in result.calls if call.service == "ecr"] == [
+        "DescribeRepositories",
+        "CreateRepository",
+        "GetAuthorizationToken",
+    ]
     assert recorder.params("CreateModel") == {
         "ModelName": result.model_name,
         "PrimaryContainer": {
@@ -166,12 +172,15 @@ def test_dry_run_makes_no_call_that_changes_anything(
         ("s3", "CreateBucket"),
         ("s3", "PutPublicAccessBlock"),
         ("s3", "PutObject"),
+        ("ecr", "CreateRepository"),
         ("sagemaker", "CreateModel"),
         ("sagemaker", "CreateEndpointConfig"),
         ("sagemaker", "CreateEndpoint"),
     ]
     assert (result.action, result.status) == ("created", None)
     assert result.notes == [f"push {deploy_image.tag} as {ECR_HOST}/{project.name}:{deploy_image.id[7:19]}"]
+    # The repository's existence was asked (a read: sent); its creation is held back.
+    assert ("ecr", "DescribeRepositories", True) in [(c.service, c.operation, c.sent) for c in result.calls]
     sagemaker = boto3.client("sagemaker", endpoint_url=aws_target.endpoint_url, region_name=REGION)
     endpoints = [e["EndpointName"] for e in sagemaker.list_endpoints(MaxResults=100)["Endpoints"]]
     models = [m["ModelName"] for m in sagemaker.list_models(MaxResults=100)["Models"]]

@@ -15,7 +15,7 @@ from dockyard.lifecycle.deploy import deploy, parse_variant
 from dockyard.lifecycle.invoke import invoke
 from dockyard.lifecycle.register import approve_package, content_name
 from dockyard.lifecycle.resources import delete_resource, describe_resource, list_resources
-from dockyard.lifecycle.target import NO_REGION, Target, resolve_target
+from dockyard.lifecycle.target import NO_REGION, Target, TargetOptions, resolve_target
 from tests.aws_fixtures import REGION, MotoIam
 from tests.lifecycle.conftest import Project
 
@@ -32,13 +32,13 @@ def _iam_target(moto_iam: MotoIam, key: str, secret: str) -> Target:
 
 def test_credentials_and_region_problems(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UsageError) as caught:
-        resolve_target("aws", profile="dy-deploy-absent")
+        resolve_target(TargetOptions("aws", profile="dy-deploy-absent"))
     assert caught.value.message == (
         "The config profile (dy-deploy-absent) could not be found; check --profile (or AWS_PROFILE) "
         "against ~/.aws/config"
     )
     with pytest.raises(UsageError) as caught:
-        resolve_target("aws", emulator_url="http://127.0.0.1:7474")
+        resolve_target(TargetOptions("aws", emulator_url="http://127.0.0.1:7474"))
     assert caught.value.message == "--emulator-url applies to --target local"
 
     monkeypatch.delenv("AWS_DEFAULT_REGION")
@@ -49,7 +49,7 @@ def test_credentials_and_region_problems(aws_env: str, monkeypatch: pytest.Monke
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(UsageError) as caught:
-        list_resources("endpoints", target="aws", region=REGION)
+        list_resources("endpoints", target=TargetOptions("aws", region=REGION))
     assert caught.value.message == (
         f"calling SageMaker ListEndpoints: no AWS credentials were found; {CREDENTIALS_HINT}"
     )

@@ -16,19 +16,18 @@ import docker.errors
 import pytest
 
 from dockyard.errors import RegistryError, UsageError
-from dockyard.registry.ecr import Ecr, decode_token, validate_repository_name
+from dockyard.lifecycle.calls import Aws, AwsError
+from dockyard.lifecycle.target import CREDENTIALS_HINT, TargetOptions, resolve_target
+from dockyard.registry.ecr import decode_token, ensure_repository, login, validate_repository_name
 from dockyard.registry.push import LayerProgress, push_to_ecr
 from tests.aws_fixtures import ECR_PASSWORD, ECR_USERNAME, MOTO_ACCOUNT, REGION, MotoIam
 from tests.push_images import TinyImage, delete_manifest, manifest_digest, pull_by_digest, tiny_image
 
-CREDENTIALS_HINT = (
-    "configure them with `aws configure`, the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
-    "variables, or AWS_PROFILE (for an SSO profile, run `aws sso login` first)"
-)
 NO_REGION = (
     "no AWS region is configured; pass --region (e.g. --region us-east-1), set AWS_REGION, "
     "or set `region` in ~/.aws/config"
 )
+DOCKYARD = [sys.executable, "-m", "dockyard.cli"]
 ECR_HOST = f"{MOTO_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 
 
@@ -45,7 +44,7 @@ def test_push_to_ecr_creates_the_repository_logs_in_and_pushes(
     name = f"dy-push-test/ecr-{image.token}"
     events: list[LayerProgress] = []
     pushed = push_to_ecr(
-        image.tag, repository=f"{name}:v1", registry_override=ecr_registry, on_progress=events.append
+        image.tag, _aws(), repository=f"{name}:v1", registry_override=ecr_registry, on_progress=events.append
     )
     auth = (ECR_USERNAME, ECR_PASSWORD)
     try:
@@ -68,20 +67,23 @@ def test_push_to_ecr_creates_the_repository_logs_in_and_pushes(
 
         # What the registry got: the bytes under the repository's name, behind the token's login.
         result = pushed.result
+        assert result is not None
         assert result.reference == f"{ecr_registry}/{name}:v1"
         assert manifest_digest(ecr_registry, name, "v1", auth=auth) == result.digest
         assert manifest_digest(ecr_registry, name, "v1") is None  # no login, no image: the login was needed
         assert {event.layer for event in events if event.done} == {event.layer for event in events}
 
         # A second push finds the repository and uploads nothing.
-        again = push_to_ecr(image.tag, repository=f"{name}:v1", registry_override=ecr_registry)
+        again = push_to_ecr(image.tag, _aws(), repository=f"{name}:v1", registry_override=ecr_registry)
         assert again.repository.created is False
+        assert again.result is not None
         assert again.result.digest == result.digest
 
         docker_client.images.remove(image.id, force=True)
         assert pull_by_digest(docker_client, result.pullable, auth=auth) == image.id
     finally:
-        delete_manifest(ecr_registry, name, pushed.result.digest, auth=auth)
+        if pushed.result is not None:
+            delete_manifest(ecr_registry, name, pushed.result.digest, auth=auth)
 
 
 @pytest.mark.docker
@@ -90,7 +92,18 @@ def test_cli_push_ecr(
 ) -> None:
     monkeypatch.setenv("DOCKYARD_ECR_REGISTRY", ecr_registry)
     result = subprocess.run(
-        [sys.executable, "-m", "dockyard.cli", "push", image.tag, "--ecr", "--region", REGION],
+        [
+            sys.executable,
+            "-m",
+            "dockyard.cli",
+            "push",
+            image.tag,
+            "--ecr",
+            "--target",
+            "aws",
+            "--region",
+            REGION,
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -106,24 +119,27 @@ def test_cli_push_ecr(
     )
 
 
+def _aws(target: str | TargetOptions = "aws") -> Aws:
+    return Aws(resolve_target(target))
+
+
 def test_the_login_comes_from_the_authorization_token(aws_env: str) -> None:
-    login = Ecr().login()
-    assert (login.registry, login.username, login.password) == (ECR_HOST, ECR_USERNAME, ECR_PASSWORD)
-    assert ECR_PASSWORD not in repr(login)
-
-
-def test_no_region(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_DEFAULT_REGION")
-    with pytest.raises(UsageError) as caught:
-        Ecr()
-    assert caught.value.message == NO_REGION
-    assert Ecr(region="eu-west-1").region == "eu-west-1"
+    aws = _aws()
+    credentials = login(aws)
+    assert (credentials.registry, credentials.username, credentials.password) == (
+        ECR_HOST,
+        ECR_USERNAME,
+        ECR_PASSWORD,
+    )
+    assert ECR_PASSWORD not in repr(credentials)
+    # Recorded at the one AWS boundary, like every other call of the lifecycle.
+    assert [call.operation for call in aws.calls] == ["GetCallerIdentity", "GetAuthorizationToken"]
 
 
 def test_cli_no_region(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     result = subprocess.run(
-        [sys.executable, "-m", "dockyard.cli", "push", "dy-push-test/iris:1", "--ecr"],
+        [sys.executable, "-m", "dockyard.cli", "push", "dy-push-test/iris:1", "--ecr", "--target", "aws"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -135,29 +151,8 @@ def test_cli_no_region(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_not_a_region(aws_env: str) -> None:
     with pytest.raises(UsageError) as caught:
-        Ecr(region="us east 1")
+        ensure_repository(_aws(TargetOptions("aws", region="us east 1")), "dy-push-test/none")
     assert caught.value.message == "'us east 1' is not an AWS region name; e.g. --region us-east-1"
-
-
-def test_no_credentials(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    with pytest.raises(UsageError) as caught:
-        Ecr().ensure_repository("dy-push-test/none")
-    assert caught.value.message == (
-        "finding the AWS account (sts get-caller-identity): no AWS credentials were found; "
-        f"{CREDENTIALS_HINT}"
-    )
-
-
-def test_a_missing_profile(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_PROFILE", "dy-push-missing")
-    with pytest.raises(UsageError) as caught:
-        Ecr()
-    assert caught.value.message == (
-        "reading the AWS configuration: The config profile (dy-push-missing) could not be found; "
-        f"check AWS_PROFILE (or --profile) against ~/.aws/config, or {CREDENTIALS_HINT}"
-    )
 
 
 def test_credentials_that_cannot_be_loaded(
@@ -166,27 +161,35 @@ def test_credentials_that_cannot_be_loaded(
     config = tmp_path / "aws-config"
     config.write_text("[profile dy-push-broken]\ncredential_process = false\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    monkeypatch.setenv("AWS_PROFILE", "dy-push-broken")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(UsageError) as caught:
-        Ecr()
+        login(_aws(TargetOptions("aws", profile="dy-push-broken")))
     assert caught.value.message.startswith(
-        "reading the AWS configuration: the AWS credentials could not be loaded "
+        "calling STS (creating its client): the AWS credentials could not be loaded "
         "(Error when retrieving credentials from custom-process: "
     )
-    assert caught.value.message.endswith(CREDENTIALS_HINT)
 
 
-def test_aws_that_is_not_there(aws_env: str) -> None:
+def test_no_credentials(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(UsageError) as caught:
+        ensure_repository(_aws(), "dy-push-test/none")
+    assert caught.value.message == (
+        f"calling STS GetCallerIdentity: no AWS credentials were found; {CREDENTIALS_HINT}"
+    )
+
+
+def test_aws_that_is_not_there(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    with pytest.raises(RegistryError) as caught:
-        Ecr(endpoint_url=endpoint).ensure_repository("dy-push-test/none")
+    monkeypatch.setenv("DOCKYARD_AWS_ENDPOINT_URL", endpoint)
+    with pytest.raises(AwsError) as caught:
+        ensure_repository(_aws(), "dy-push-test/none")
     assert caught.value.message == (
-        f"finding the AWS account (sts get-caller-identity): cannot reach {endpoint}/; check the network "
-        "(and DOCKYARD_AWS_ENDPOINT_URL, when it is set)"
+        f"cannot reach STS at {endpoint}/ to call GetCallerIdentity; check the network and --region"
     )
 
 
@@ -195,21 +198,21 @@ def test_access_denied_names_the_operation_and_the_permission(
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_iam.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_iam.secret_key)
-    with pytest.raises(RegistryError) as caught:
-        Ecr(endpoint_url=moto_iam.url).ensure_repository("dy-push-test/denied")
+    monkeypatch.setenv("DOCKYARD_AWS_ENDPOINT_URL", moto_iam.url)
+    with pytest.raises(AwsError) as caught:
+        ensure_repository(_aws(), "dy-push-test/denied")
     assert caught.value.message == (
-        f"creating the ECR repository 'dy-push-test/denied': access denied, {moto_iam.user_arn} lacks "
-        "the IAM permission ecr:CreateRepository; grant it (e.g. with the "
-        "AmazonEC2ContainerRegistryPowerUser managed policy) or use other credentials"
+        "ECR refused CreateRepository: access denied; the credentials in use lack the IAM permission "
+        f"ecr:CreateRepository (User: {moto_iam.user_arn} is not authorized to perform: ecr:CreateRepository)"
     )
 
 
-def test_rejected_credentials(aws_env: str, moto_iam: MotoIam) -> None:
-    with pytest.raises(UsageError) as caught:
-        Ecr(endpoint_url=moto_iam.url).login()  # aws_env's fake key is unknown to this IAM
+def test_rejected_credentials(aws_env: str, moto_iam: MotoIam, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKYARD_AWS_ENDPOINT_URL", moto_iam.url)
+    with pytest.raises(AwsError) as caught:
+        login(_aws())  # aws_env's fake key is unknown to this IAM
     assert caught.value.message.startswith(
-        "finding the AWS account (sts get-caller-identity): "
-        "AWS rejected the credentials (InvalidClientTokenId: "
+        "STS rejected the credentials for GetCallerIdentity (InvalidClientTokenId: "
     )
     assert caught.value.message.endswith(CREDENTIALS_HINT)
 
@@ -236,7 +239,7 @@ def test_repository_names_follow_ecr_rules(name: str) -> None:
 
 def test_an_image_id_needs_a_repository_name(aws_env: str) -> None:
     with pytest.raises(UsageError) as caught:
-        push_to_ecr("sha256:" + "0" * 64)
+        push_to_ecr("sha256:" + "0" * 64, _aws())
     assert caught.value.message == (
         f"'sha256:{'0' * 64}' is an image id, not a name; "
         "give the ECR repository with --repository NAME[:TAG]"

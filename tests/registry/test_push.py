@@ -211,4 +211,6 @@ def test_cli_push_takes_one_destination() -> None:
     assert result.stderr.strip() == "error: give either --to REGISTRY/REPO[:TAG] or --ecr, not both"
     result = _dockyard("push", "dy-push-test/iris", "--to", "127.0.0.1:5000/iris", "--region", "us-east-1")
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: --region and --repository apply to --ecr only"
+    assert result.stderr.strip() == (
+        "error: --repository and the target options (--target, --region, ...) apply to --ecr only"
+    )

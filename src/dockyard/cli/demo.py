@@ -85,7 +85,7 @@ def run_demo(
     from dockyard.lifecycle.deploy import EndpointState, deploy
     from dockyard.lifecycle.invoke import invoke
     from dockyard.lifecycle.resources import describe_resource
-    from dockyard.lifecycle.target import emulator_credentials
+    from dockyard.lifecycle.target import TargetOptions, emulator_credentials
 
     project = workdir or default_state_dir() / "demo" / ENDPOINT
     console.print(f"[bold]1.[/] Training a LogisticRegression on iris; project in {project}")
@@ -94,6 +94,7 @@ def run_demo(
     console.print("[bold]2.[/] Starting the local SageMaker (dockyard's emulator), unless one runs")
     url = ensure_running()
     console.print(f"    emulator at {url}")
+    target = TargetOptions("local", emulator_url=url).resolve()
 
     console.print("[bold]3.[/] Building the image, registering the model, creating the endpoint")
     last_line: list[str] = []
@@ -111,8 +112,7 @@ def run_demo(
         deployment = deploy(
             project,
             endpoint_name=ENDPOINT,
-            target="local",
-            emulator_url=url,
+            target=target,
             smoke_test=False,
             on_status=on_status,
             build_progress=progress,
@@ -122,7 +122,7 @@ def run_demo(
 
     body = json.dumps(SAMPLE).encode()
     console.print(f"[bold]4.[/] InvokeEndpoint {ENDPOINT} with {escape(body.decode())}", soft_wrap=True)
-    answer = invoke(ENDPOINT, body, content_type="application/json", target="local", emulator_url=url)
+    answer = invoke(ENDPOINT, body, content_type="application/json", target=target)
     text = answer.body.decode("utf-8", "replace")
     try:
         prediction: object = json.loads(text)
@@ -130,7 +130,7 @@ def run_demo(
         prediction = text
     console.print(f"[bold green]Prediction:[/] {escape(text.strip())}  (variant {answer.invoked_variant})")
 
-    described = describe_resource("endpoints", ENDPOINT, target="local", emulator_url=url).description
+    described = describe_resource("endpoints", ENDPOINT, target=target).description
     console.print("[bold]5.[/] The endpoint, as DescribeEndpoint tells it:")
     for variant in described.get("ProductionVariants", []):
         images = ", ".join(image.get("SpecifiedImage", "") for image in variant.get("DeployedImages", []))

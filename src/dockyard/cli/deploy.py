@@ -12,20 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from dockyard.cli.common import err_console, reports_errors
-from dockyard.cli.target import (
-    DryRunOption,
-    EmulatorUrlOption,
-    Output,
-    OutputOption,
-    ProfileOption,
-    RegionOption,
-    RoleOption,
-    TargetArgs,
-    TargetOption,
-    print_calls,
-    print_json,
-    say,
-)
+from dockyard.cli.target import DryRunOption, Output, OutputOption, print_calls, print_json, say, with_target
+from dockyard.lifecycle.target import TargetOptions
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -93,6 +81,7 @@ class EndpointProgress:
 
 
 @reports_errors
+@with_target(role=True)
 def deploy(
     project_dir: Annotated[
         Path, typer.Option("--project-dir", "-C", file_okay=False, help="Directory holding dockyard.toml.")
@@ -129,11 +118,13 @@ def deploy(
     ] = None,
     bucket: Annotated[
         str | None,
-        typer.Option("--bucket", help="S3 bucket for model data (aws; default dockyard-ACCOUNT-REGION)."),
+        typer.Option("--bucket", help="S3 bucket for model data (default dockyard-ACCOUNT-REGION)."),
     ] = None,
     registry: Annotated[
         str | None,
-        typer.Option("--registry", help="Push the image to this registry (local; default: no push)."),
+        typer.Option(
+            "--registry", help="local: also push the image here (it is tagged with its ECR URI either way)."
+        ),
     ] = None,
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Wait for the endpoint to be InService.")
@@ -145,11 +136,8 @@ def deploy(
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for InService.")] = 1800,
     dry_run: DryRunOption = False,
     output: OutputOption = Output.table,
-    target: TargetOption = None,
-    region: RegionOption = None,
-    profile: ProfileOption = None,
-    role: RoleOption = None,
-    emulator_url: EmulatorUrlOption = None,
+    *,
+    target: TargetOptions,
 ) -> None:
     """Build if needed, register, create or update the endpoint, wait, and send the sample request."""
     from dockyard.lifecycle.deploy import deploy as deploy_project
@@ -157,13 +145,6 @@ def deploy(
     def warn(message: str) -> None:
         err_console.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
-    if image is None and not (no_build or dry_run or model_package):
-        from dockyard.config import load_config
-        from dockyard.lifecycle.deploy import check_arguments
-
-        config = load_config(project_dir.resolve())
-        check_arguments(config, endpoint_name, instance_type, instance_count, variant or ())  # before a build
-        image = _build(config, warn)
     # Progress goes to stderr so that stdout stays the result (and clean JSON with --output json).
     from dockyard.cli.push import TransferBars
 
@@ -183,10 +164,11 @@ def deploy(
             smoke_test=smoke_test,
             timeout=timeout,
             dry_run=dry_run,
+            target=target,
             on_status=progress,
+            builder=lambda config: _build(config, warn),
             on_push=transfers.on_push,
             on_upload=transfers.on_upload,
-            **TargetArgs(target, region, profile, role, emulator_url).kwargs(),
         )
     if output is Output.json:
         print_json(result.as_dict())

@@ -89,8 +89,10 @@ def up(
     if detach:
         running = start_detached(settings)
         console.print(f"emulator running at {running.url} (pid {running.pid}, state {running.state_dir})")
+        # SageMaker, its runtime, S3, ECR, STS, IAM and CloudWatch Logs answer on this one URL.
         console.print(
-            'point the AWS CLI and boto3 at it with `eval "$(dockyard emulator env)"`; '
+            "point unmodified AWS code (boto3, the AWS CLI, the SageMaker SDK) at it with its credentials: "
+            '`eval "$(dockyard emulator env)"`; '
             f"console: {running.url}/console/?token={credentials.console_token}; "
             "stop it with `dockyard emulator down`",
             highlight=False,

@@ -10,15 +10,12 @@ import typer
 
 from dockyard.cli.common import reports_errors
 from dockyard.cli.target import (
-    EmulatorUrlOption,
     Output,
-    ProfileOption,
-    RegionOption,
-    TargetArgs,
-    TargetOption,
     print_json,
+    with_target,
 )
 from dockyard.errors import UsageError
+from dockyard.lifecycle.target import TargetOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +42,7 @@ def guess_content_type(data: str) -> str:
 
 
 @reports_errors
+@with_target()
 def invoke(
     endpoint_name: Annotated[str, typer.Argument(metavar="ENDPOINT", help="The endpoint's name.")],
     data: Annotated[
@@ -68,10 +66,8 @@ def invoke(
         Output | None,
         typer.Option("--output", "-o", help="json: the answer with its headers (default: the raw body)."),
     ] = None,
-    target: TargetOption = None,
-    region: RegionOption = None,
-    profile: ProfileOption = None,
-    emulator_url: EmulatorUrlOption = None,
+    *,
+    target: TargetOptions,
 ) -> None:
     """Send a request to an endpoint and print the prediction as the model answered it."""
     from dockyard.lifecycle.invoke import invoke as invoke_endpoint
@@ -83,7 +79,7 @@ def invoke(
         accept=accept,
         variant=variant,
         custom_attributes=custom_attributes,
-        **TargetArgs(target, region, profile, None, emulator_url).without_role(),
+        target=target,
     )
     if output is Output.json:
         print_json(result.as_dict())

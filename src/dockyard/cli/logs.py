@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from dockyard.cli.common import reports_errors
-from dockyard.cli.target import EmulatorUrlOption, ProfileOption, RegionOption, TargetArgs, TargetOption
+from dockyard.cli.target import with_target
+from dockyard.lifecycle.target import TargetOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -15,20 +16,17 @@ def register(app: typer.Typer) -> None:
 
 
 @reports_errors
+@with_target()
 def logs(
     endpoint_name: Annotated[str, typer.Argument(metavar="ENDPOINT", help="The endpoint's name.")],
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines (Ctrl-C stops).")
     ] = False,
-    target: TargetOption = None,
-    region: RegionOption = None,
-    profile: ProfileOption = None,
-    emulator_url: EmulatorUrlOption = None,
+    *,
+    target: TargetOptions,
 ) -> None:
     """Print the endpoint's logs (local: the emulator's files; aws: CloudWatch Logs)."""
     from dockyard.lifecycle.logs import logs as endpoint_logs
 
-    for line in endpoint_logs(
-        endpoint_name, follow=follow, **TargetArgs(target, region, profile, None, emulator_url).without_role()
-    ):
+    for line in endpoint_logs(endpoint_name, follow=follow, target=target):
         typer.echo(f"{line.source} | {line.message}")

@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.filesize import decimal
 
 from dockyard.cli.common import console, err_console, reports_errors
+from dockyard.cli.target import with_target
 from dockyard.errors import UsageError
+from dockyard.lifecycle.target import TargetOptions
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -23,6 +25,7 @@ def register(app: typer.Typer) -> None:
 
 
 @reports_errors
+@with_target()
 def push(
     image: str = typer.Argument(..., metavar="IMAGE", help="The local image: name[:tag] or id."),
     to: str | None = typer.Option(
@@ -31,10 +34,8 @@ def push(
     ecr: bool = typer.Option(
         False,
         "--ecr",
-        help="Push to Amazon ECR in the current AWS account, creating the repository when missing.",
-    ),
-    region: str | None = typer.Option(
-        None, "--region", help="AWS region for --ecr (default: the AWS configuration's)."
+        help="Put it under its ECR URI, creating the repository when missing: aws, pushed to ECR; local, "
+        "tagged in this engine for the emulator (and pushed to $DOCKYARD_ECR_REGISTRY when set).",
     ),
     repository: str | None = typer.Option(
         None,
@@ -42,25 +43,37 @@ def push(
         metavar="NAME[:TAG]",
         help="ECR repository for --ecr (default: the image's name).",
     ),
+    *,
+    target: TargetOptions,
 ) -> None:
     """Push IMAGE to a registry and print its digest and the reference to pull it by."""
     if ecr and to is not None:
         raise UsageError("give either --to REGISTRY/REPO[:TAG] or --ecr, not both")
-    if not ecr and (region is not None or repository is not None):
-        raise UsageError("--region and --repository apply to --ecr only")
+    if not ecr and (target != TargetOptions() or repository is not None):
+        raise UsageError("--repository and the target options (--target, --region, ...) apply to --ecr only")
 
-    from dockyard.registry.push import push_image, push_to_ecr
+    from dockyard.registry.push import push_image
 
     with LayerBars(err_console) as bars:
-        if ecr:
-            pushed = push_to_ecr(image, region=region, repository=repository, on_progress=bars)
-            state = "created, scan on push" if pushed.repository.created else "existing"
-            err_console.print(
-                f"ECR repository {pushed.repository.uri} ({state})", highlight=False, soft_wrap=True
-            )
-            result = pushed.result
-        else:
+        if not ecr:
             result = push_image(image, to, on_progress=bars)
+        else:
+            from dockyard.lifecycle.calls import Aws
+            from dockyard.lifecycle.target import resolve_target
+            from dockyard.registry.push import push_to_ecr
+
+            aws = Aws(resolve_target(target))
+            pushed = push_to_ecr(image, aws, repository=repository, on_progress=bars)
+            state = "created, scan on push" if pushed.repository.created else "existing"
+            where = "the local emulator's ECR" if aws.target.is_local else "ECR"
+            err_console.print(
+                f"{where} repository {pushed.repository.uri} ({state})", highlight=False, soft_wrap=True
+            )
+            if pushed.result is None:
+                err_console.print(f"tagged {image} in the local engine", highlight=False, soft_wrap=True)
+                console.print(f"reference: {pushed.ecr_reference}", highlight=False, soft_wrap=True)
+                return
+            result = pushed.result
     err_console.print(f"pushed {result.reference} in {result.seconds:.1f} s", highlight=False, soft_wrap=True)
     console.print(f"digest: {result.digest}", highlight=False, soft_wrap=True)
     console.print(f"reference: {result.pullable}", highlight=False, soft_wrap=True)

@@ -8,20 +8,8 @@ from typing import Annotated
 import typer
 
 from dockyard.cli.common import err_console, reports_errors
-from dockyard.cli.target import (
-    DryRunOption,
-    EmulatorUrlOption,
-    Output,
-    OutputOption,
-    ProfileOption,
-    RegionOption,
-    RoleOption,
-    TargetArgs,
-    TargetOption,
-    print_calls,
-    print_json,
-    say,
-)
+from dockyard.cli.target import DryRunOption, Output, OutputOption, print_calls, print_json, say, with_target
+from dockyard.lifecycle.target import TargetOptions
 
 ApprovalOption = Annotated[
     str,
@@ -34,6 +22,7 @@ def register(app: typer.Typer) -> None:
 
 
 @reports_errors
+@with_target(role=True)
 def register_model(
     project_dir: Annotated[
         Path, typer.Option("--project-dir", "-C", file_okay=False, help="Directory holding dockyard.toml.")
@@ -41,11 +30,13 @@ def register_model(
     image: Annotated[str | None, typer.Option("--image", help="Local image (default: NAME:latest).")] = None,
     bucket: Annotated[
         str | None,
-        typer.Option("--bucket", help="S3 bucket for model data (aws; default dockyard-ACCOUNT-REGION)."),
+        typer.Option("--bucket", help="S3 bucket for model data (default dockyard-ACCOUNT-REGION)."),
     ] = None,
     registry: Annotated[
         str | None,
-        typer.Option("--registry", help="Push the image to this registry (local; default: no push)."),
+        typer.Option(
+            "--registry", help="local: also push the image here (it is tagged with its ECR URI either way)."
+        ),
     ] = None,
     package_group: Annotated[
         str | None,
@@ -56,11 +47,8 @@ def register_model(
     approval_status: ApprovalOption = "PendingManualApproval",
     dry_run: DryRunOption = False,
     output: OutputOption = Output.table,
-    target: TargetOption = None,
-    region: RegionOption = None,
-    profile: ProfileOption = None,
-    role: RoleOption = None,
-    emulator_url: EmulatorUrlOption = None,
+    *,
+    target: TargetOptions,
 ) -> None:
     """Package and upload the model, push the image, and CreateModel (or a model package version)."""
     from dockyard.cli.push import TransferBars
@@ -75,9 +63,9 @@ def register_model(
             package_group=package_group,
             approval_status=approval_status,
             dry_run=dry_run,
+            target=target,
             on_push=transfers.on_push,
             on_upload=transfers.on_upload,
-            **TargetArgs(target, region, profile, role, emulator_url).kwargs(),
         )
     if output is Output.json:
         print_json(result.as_dict())
@@ -94,6 +82,7 @@ def register_model(
 
 
 @reports_errors
+@with_target()
 def approve(
     package: Annotated[str, typer.Argument(help="The version: its ARN, or GROUP/VERSION (e.g. iris/3).")],
     approval_status: ApprovalOption = "Approved",
@@ -102,10 +91,8 @@ def approve(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the call; do not make it.")] = False,
     output: OutputOption = Output.table,
-    target: TargetOption = None,
-    region: RegionOption = None,
-    profile: ProfileOption = None,
-    emulator_url: EmulatorUrlOption = None,
+    *,
+    target: TargetOptions,
 ) -> None:
     """Set a model package version's approval status (Approved by default): it can then be deployed."""
     from dockyard.lifecycle.register import approve_package
@@ -115,7 +102,7 @@ def approve(
         approval_status=approval_status,
         description=description,
         dry_run=dry_run,
-        **TargetArgs(target, region, profile, None, emulator_url).kwargs(),
+        target=target,
     )
     if output is Output.json:
         print_json({"package_arn": result.package_arn, "approval_status": result.approval_status})

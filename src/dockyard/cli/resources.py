@@ -8,16 +8,13 @@ import typer
 
 from dockyard.cli.common import console, reports_errors
 from dockyard.cli.target import (
-    EmulatorUrlOption,
     Output,
     OutputOption,
-    ProfileOption,
-    RegionOption,
-    TargetArgs,
-    TargetOption,
     print_json,
     say,
+    with_target,
 )
+from dockyard.lifecycle.target import TargetOptions
 
 NAME_HELP = "The resource's name (a package version: its ARN, or GROUP/VERSION)."
 _HELP = {
@@ -44,6 +41,7 @@ def _add_commands(group: typer.Typer, kind: str) -> None:
 
     @group.command("list")
     @reports_errors
+    @with_target()
     def list_command(
         name_contains: Annotated[
             str | None, typer.Option("--name-contains", help="Only names containing this.")
@@ -53,10 +51,8 @@ def _add_commands(group: typer.Typer, kind: str) -> None:
             typer.Option("--group", help="packages: list this group's versions (default: the groups)."),
         ] = None,
         output: OutputOption = Output.table,
-        target: TargetOption = None,
-        region: RegionOption = None,
-        profile: ProfileOption = None,
-        emulator_url: EmulatorUrlOption = None,
+        *,
+        target: TargetOptions,
     ) -> None:
         from rich.table import Table
 
@@ -66,7 +62,7 @@ def _add_commands(group: typer.Typer, kind: str) -> None:
             kind,
             name_contains=name_contains,
             group=group_name,
-            **TargetArgs(target, region, profile, None, emulator_url).without_role(),
+            target=target,
         )
         if output is Output.json:
             print_json(listing.items)
@@ -83,19 +79,16 @@ def _add_commands(group: typer.Typer, kind: str) -> None:
 
     @group.command("describe")
     @reports_errors
+    @with_target()
     def describe_command(
         name: Annotated[str, typer.Argument(metavar="NAME", help=NAME_HELP)],
         output: OutputOption = Output.table,
-        target: TargetOption = None,
-        region: RegionOption = None,
-        profile: ProfileOption = None,
-        emulator_url: EmulatorUrlOption = None,
+        *,
+        target: TargetOptions,
     ) -> None:
         from dockyard.lifecycle.resources import describe_resource
 
-        resource = describe_resource(
-            kind, name, **TargetArgs(target, region, profile, None, emulator_url).without_role()
-        )
+        resource = describe_resource(kind, name, target=target)
         if output is Output.json:
             print_json(resource.description)
             return
@@ -106,19 +99,16 @@ def _add_commands(group: typer.Typer, kind: str) -> None:
 
     @group.command("delete")
     @reports_errors
+    @with_target()
     def delete_command(
         name: Annotated[str, typer.Argument(metavar="NAME", help=NAME_HELP)],
         wait: Annotated[bool, typer.Option("--wait", help="endpoints: return once it is gone.")] = False,
-        target: TargetOption = None,
-        region: RegionOption = None,
-        profile: ProfileOption = None,
-        emulator_url: EmulatorUrlOption = None,
+        *,
+        target: TargetOptions,
     ) -> None:
         from dockyard.lifecycle.resources import delete_resource
 
-        deleted = delete_resource(
-            kind, name, wait=wait, **TargetArgs(target, region, profile, None, emulator_url).without_role()
-        )
+        deleted = delete_resource(kind, name, wait=wait, target=target)
         say(f"deleted {noun.split(' ')[0]} {deleted.name}")
 
     delete_command.__doc__ = f"Delete one {noun}."

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -14,6 +16,8 @@ from dockyard.cli.common import console
 
 if TYPE_CHECKING:
     from dockyard.lifecycle.calls import Call
+
+R = TypeVar("R")
 
 
 class Output(StrEnum):
@@ -51,25 +55,44 @@ DryRunOption = Annotated[
 OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table for people, json for scripts.")]
 
 
-@dataclass(frozen=True)
-class TargetArgs:
-    target: str | None
-    region: str | None
-    profile: str | None
-    role: str | None = None
-    emulator_url: str | None = None
+_TARGET_OPTIONS = {
+    "target": TargetOption,
+    "region": RegionOption,
+    "profile": ProfileOption,
+    "role": RoleOption,
+    "emulator_url": EmulatorUrlOption,
+}
 
-    def kwargs(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "region": self.region,
-            "profile": self.profile,
-            "role": self.role,
-            "emulator_url": self.emulator_url,
-        }
 
-    def without_role(self) -> dict[str, Any]:
-        return {key: value for key, value in self.kwargs().items() if key != "role"}
+def with_target(*, role: bool = False) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Give a command the target options (--target, --region, --profile, --emulator-url, and --role
+    when ``role``); the command receives them as one value, its ``target: TargetOptions`` parameter,
+    which the lifecycle checks and resolves."""
+    names = [name for name in _TARGET_OPTIONS if role or name != "role"]
+
+    def decorate(command: Callable[..., R]) -> Callable[..., R]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [parameter for parameter in signature.parameters.values() if parameter.name != "target"]
+        added = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_TARGET_OPTIONS[name]
+            )
+            for name in names
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> R:
+            from dockyard.lifecycle.target import TargetOptions
+
+            options = TargetOptions(**{name: kwargs.pop(name, None) for name in names})
+            return command(*args, target=options, **kwargs)
+
+        parameters = [*own, *added]
+        wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+        return wrapper
+
+    return decorate
 
 
 def print_json(data: Any) -> None:

@@ -10,18 +10,33 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions as boto_errors
 from botocore.validate import validate_parameters
 
-from dockyard.aws_codes import DENIED_CODES, NO_REGION, REJECTED_CODES
 from dockyard.errors import DockyardError, UsageError
-from dockyard.lifecycle.target import CREDENTIALS_HINT, Target
+from dockyard.lifecycle.target import CREDENTIALS_HINT, NO_REGION, Target
 
+# Error codes that mean "these credentials are not valid", whichever service answers.
+REJECTED_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "AuthFailure",
+    }
+)
+# Error codes that mean "valid credentials, but not allowed to do this".
+DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
 SERVICE_NAMES = {
     "sagemaker": "SageMaker",
     "sagemaker-runtime": "SageMaker Runtime",
@@ -89,7 +104,7 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            with aws_errors(service, "creating a client"):
+            with aws_errors(service, "(creating its client)"):
                 self._clients[service] = self.target.client(service)
         return self._clients[service]
 
@@ -112,6 +127,52 @@ class Aws:
         with aws_errors(service, operation, self.target):
             return getattr(client, method)(**params)
 
+    def pages(self, service: str, method: str, /, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a listing, through boto3's paginator (recorded once, as its first call)."""
+        client = self.client(service)
+        operation = client.meta.method_to_api_mapping[method]
+        self.calls.append(Call(service, method, operation, params, sent=True))
+        with aws_errors(service, operation, self.target):
+            yield from client.get_paginator(method).paginate(**params)
+
+    def wait(self, service: str, waiter: str, /, *, delay: float, timeout: float, **params: Any) -> None:
+        """boto3's waiter ``waiter``, polling every ``delay`` seconds for at most ``timeout``.
+
+        A waiter that gives up (its failure state, or too many attempts) raises :class:`WaitError`."""
+        client = self.client(service)
+        handle = client.get_waiter(waiter)
+        operation = handle.config.operation
+        self.calls.append(Call(service, f"get_waiter({waiter!r}).wait", operation, params, sent=True))
+        attempts = max(1, int(timeout / delay) + 1)
+        config = {"Delay": delay, "MaxAttempts": attempts}
+        with aws_errors(service, operation, self.target):
+            try:
+                handle.wait(**params, WaiterConfig=config)
+            except boto_errors.WaiterError as exc:  # a BotoCoreError: translated here, not by aws_errors
+                reason = str(exc.kwargs.get("reason", exc))
+                raise WaitError(
+                    reason, dict(exc.last_response or {}), "Max attempts exceeded" in reason
+                ) from None
+
+    def upload(self, path: Path, bucket: str, key: str, *, content_type: str) -> None:
+        """Upload the file at ``path`` with boto3's managed transfer (multipart above its threshold,
+        so beyond a single PUT's 5 GB), reporting progress to ``on_upload``."""
+        size = path.stat().st_size
+        record = {"Bucket": bucket, "Key": key, "Fileobj": f"<{size} bytes of {path.name}>"}
+        if self.dry_run:
+            self.calls.append(Call("s3", "upload_fileobj", "PutObject", record, sent=False))
+            return
+        self.calls.append(Call("s3", "upload_fileobj", "PutObject", record, sent=True))
+        client = self.client("s3")
+        with aws_errors("s3", "PutObject", self.target), path.open("rb") as file:
+            client.upload_fileobj(
+                file,
+                bucket,
+                key,
+                ExtraArgs={"ContentType": content_type},
+                Callback=None if self.on_upload is None else _Progress(size, self.on_upload),
+            )
+
     def account(self) -> str:
         """The caller's AWS account (sts:GetCallerIdentity, asked once)."""
         if self._account is None:
@@ -132,10 +193,41 @@ class Aws:
         return [call for call in self.calls if call.mutating]
 
 
+class WaitError(DockyardError):
+    """A boto3 waiter stopped without reaching its success state."""
+
+    def __init__(self, reason: str, last_response: dict[str, Any] | None, timed_out: bool) -> None:
+        super().__init__(reason)
+        self.last_response = last_response or {}
+        self.timed_out = timed_out
+
+
+class _Progress:
+    """boto3's transfer callback (bytes since the last call, from the transfer's threads) as
+    ``report(sent, total)``."""
+
+    def __init__(self, total: int, report: Callable[[int, int], None]) -> None:
+        self.total, self.report, self.sent = total, report, 0
+        self._lock = threading.Lock()
+
+    def __call__(self, amount: int) -> None:
+        with self._lock:
+            self.sent = min(self.sent + amount, self.total)
+            self.report(self.sent, self.total)
+
+
 def is_not_found(error: AwsError) -> bool:
     # SageMaker answers ValidationException for a missing resource, S3 a bare 404 on HEAD.
     return error.status == 404 or (
-        error.code in ("ValidationException", "ResourceNotFound", "NoSuchKey", "NoSuchBucket", "404")
+        error.code
+        in (
+            "ValidationException",
+            "ResourceNotFound",
+            "NoSuchKey",
+            "NoSuchBucket",
+            "RepositoryNotFoundException",
+            "404",
+        )
         and bool(_NOT_FOUND.search(error.message))
     )
 
@@ -165,6 +257,10 @@ def aws_errors(service: str, operation: str, target: Target | None = None) -> It
         ) from None
     except boto_errors.NoRegionError:
         raise UsageError(NO_REGION) from None
+    except boto_errors.InvalidRegionError as exc:
+        raise UsageError(
+            f"{exc.kwargs.get('region_name')!r} is not an AWS region name; e.g. --region us-east-1"
+        ) from None
     except boto_errors.ConnectionError as exc:
         endpoint = exc.kwargs.get("endpoint_url", "AWS")
         hint = (

@@ -28,7 +28,7 @@ from dockyard.lifecycle.register import (
     package_arn,
     register_model,
 )
-from dockyard.lifecycle.target import Target, resolve_target
+from dockyard.lifecycle.target import TargetLike, resolve_target
 
 if TYPE_CHECKING:
     from dockyard.image.builder import Progress as BuildProgress
@@ -179,26 +179,21 @@ def deploy(
     timeout: float = 1800,
     poll_interval: float | None = None,
     dry_run: bool = False,
-    target: str | Target | None = None,
-    region: str | None = None,
-    profile: str | None = None,
-    role: str | None = None,
-    emulator_url: str | None = None,
+    target: TargetLike = None,
     on_status: Callable[[EndpointState], None] | None = None,
+    builder: Callable[[ProjectConfig], str] | None = None,
     build_progress: BuildProgress | None = None,
     on_push: Callable[[Any], None] | None = None,
     on_upload: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] = lambda _message: None,
 ) -> Deployment:
-    """Build if needed, register, and create or update the endpoint; wait for it and smoke-test it."""
+    """Build if needed, register, and create or update the endpoint; wait for it and smoke-test it.
+
+    The arguments are checked before anything is built; ``builder`` builds the project's image and
+    returns its id (default: :func:`dockyard.image.project.build_project` with ``build_progress``)."""
     config = load_config(project_dir.resolve())
     name, kind, specs = check_arguments(config, endpoint_name, instance_type, instance_count, variants)
-    aws = Aws(
-        resolve_target(target, region=region, profile=profile, role=role, emulator_url=emulator_url),
-        dry_run=dry_run,
-        on_push=on_push,
-        on_upload=on_upload,
-    )
+    aws = Aws(resolve_target(target), dry_run=dry_run, on_push=on_push, on_upload=on_upload)
     interval = poll_interval if poll_interval is not None else (0.5 if aws.target.is_local else 10.0)
 
     registration: Registration | None = None
@@ -206,9 +201,12 @@ def deploy(
         model = _model_from_package(aws, config.project.name.lower(), package_arn(aws, model_package))
     else:
         if image is None and not no_build and not dry_run:
-            from dockyard.image.project import build_project
+            if builder is None:
+                from dockyard.image.project import build_project
 
-            image = build_project(config, progress=build_progress, warn=warn).image.id
+                image = build_project(config, progress=build_progress, warn=warn).image.id
+            else:
+                image = builder(config)
         registration = register_model(
             aws, config, image or default_image(config), bucket=bucket, registry=registry
         )
@@ -366,6 +364,9 @@ def wait_for_endpoint(
     return _poll(aws, name, timeout, interval, on_status, settled)
 
 
+# Not boto3's endpoint_in_service waiter: it reports no intermediate state (the progress display), waits
+# out OutOfService and UpdateRollbackFailed until its attempts run out, and cannot tell an update that
+# rolled back (InService, on the old config) from one that succeeded.
 def _poll(
     aws: Aws,
     name: str,

@@ -7,7 +7,7 @@ from typing import Any
 
 from dockyard.errors import UsageError
 from dockyard.lifecycle.calls import Aws
-from dockyard.lifecycle.target import Target, resolve_target
+from dockyard.lifecycle.target import TargetLike, resolve_target
 
 MAX_BODY = 6_291_456  # InvokeEndpoint's payload limit
 
@@ -40,14 +40,10 @@ def invoke(
     variant: str | None = None,
     custom_attributes: str | None = None,
     inference_id: str | None = None,
-    target: str | Target | None = None,
-    region: str | None = None,
-    profile: str | None = None,
-    role: str | None = None,
-    emulator_url: str | None = None,
+    target: TargetLike = None,
 ) -> Invocation:
     """Send ``data`` to the endpoint and return what the model answered."""
-    aws = Aws(resolve_target(target, region=region, profile=profile, role=role, emulator_url=emulator_url))
+    aws = Aws(resolve_target(target))
     return invoke_endpoint(
         aws,
         endpoint_name,

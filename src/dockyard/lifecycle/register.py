@@ -20,7 +20,7 @@ from dockyard.config import ProjectConfig, load_config
 from dockyard.errors import UsageError
 from dockyard.lifecycle.artifacts import ImageRef, image_ref, model_data_url, publish_image, store_model_data
 from dockyard.lifecycle.calls import Aws, Call
-from dockyard.lifecycle.target import ROLE_ENV, Target, resolve_target
+from dockyard.lifecycle.target import ROLE_ENV, Target, TargetLike, resolve_target
 
 ApprovalStatus = Literal["Approved", "Rejected", "PendingManualApproval"]
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
@@ -74,11 +74,7 @@ def register(
     package_group: str | None = None,
     approval_status: str = "PendingManualApproval",
     dry_run: bool = False,
-    target: str | Target | None = None,
-    region: str | None = None,
-    profile: str | None = None,
-    role: str | None = None,
-    emulator_url: str | None = None,
+    target: TargetLike = None,
     on_push: Callable[[Any], None] | None = None,
     on_upload: Callable[[int, int], None] | None = None,
 ) -> Registration:
@@ -86,12 +82,7 @@ def register(
     ``on_push`` gets the image push's events (build.push.LayerProgress), ``on_upload`` the model upload's
     (bytes sent, total)."""
     config = load_config(project_dir.resolve())
-    aws = Aws(
-        resolve_target(target, region=region, profile=profile, role=role, emulator_url=emulator_url),
-        dry_run=dry_run,
-        on_push=on_push,
-        on_upload=on_upload,
-    )
+    aws = Aws(resolve_target(target), dry_run=dry_run, on_push=on_push, on_upload=on_upload)
     return register_model(
         aws,
         config,
@@ -126,7 +117,7 @@ def register_model(
     # A package version carries no role: the model made from it later does.
     role = execution_role(aws.target) if package_group is None else None
     project = config.project.name.lower()
-    ref = image_ref(aws, image, project, registry)
+    ref = image_ref(aws, image, project)
     environment = dict(config.project.environment)
     with tempfile.TemporaryDirectory(prefix="dockyard-register-") as folder:
         archive = pack(config.path(config.project.model), Path(folder) / "model.tar.gz")
@@ -230,21 +221,14 @@ def approve_package(
     approval_status: str = "Approved",
     description: str | None = None,
     dry_run: bool = False,
-    target: str | Target | None = None,
-    region: str | None = None,
-    profile: str | None = None,
-    role: str | None = None,
-    emulator_url: str | None = None,
+    target: TargetLike = None,
 ) -> Approval:
     """Set a package version's approval status; ``package`` is its ARN or ``GROUP/VERSION``."""
     if approval_status not in APPROVAL_STATUSES:
         raise UsageError(
             f"--approval-status must be one of {', '.join(APPROVAL_STATUSES)}, got {approval_status!r}"
         )
-    aws = Aws(
-        resolve_target(target, region=region, profile=profile, role=role, emulator_url=emulator_url),
-        dry_run=dry_run,
-    )
+    aws = Aws(resolve_target(target), dry_run=dry_run)
     arn = package_arn(aws, package)
     extra = {"ApprovalDescription": description} if description else {}
     aws.call(
@@ -260,17 +244,8 @@ def package_arn(aws: Aws, package: str) -> str:
     group, _, version = package.rpartition("/")
     if not group or not version.isdigit():
         raise UsageError(f"{package!r} is neither a model package ARN nor GROUP/VERSION (e.g. iris/3)")
-    token: str | None = None
-    while True:
-        page = aws.call(
-            "sagemaker",
-            "list_model_packages",
-            ModelPackageGroupName=group,
-            **({"NextToken": token} if token else {}),
-        )
+    for page in aws.pages("sagemaker", "list_model_packages", ModelPackageGroupName=group):
         for summary in page.get("ModelPackageSummaryList", []):
             if summary.get("ModelPackageVersion") == int(version):
                 return str(summary["ModelPackageArn"])
-        token = page.get("NextToken")
-        if not token:
-            raise UsageError(f"the model package group {group} has no version {version}")
+    raise UsageError(f"the model package group {group} has no version {version}")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from dockyard.errors import DockyardError, UsageError
-from dockyard.lifecycle.calls import Aws, Call
+from dockyard.lifecycle.calls import Aws, Call, WaitError
 from dockyard.lifecycle.register import package_arn
-from dockyard.lifecycle.target import Target, resolve_target
+from dockyard.lifecycle.target import TargetLike, resolve_target
 
 Kind = Literal["endpoints", "models", "configs", "packages"]
 
@@ -102,12 +101,6 @@ def _kind(kind: str) -> _Api:
     return KINDS[kind]
 
 
-def _aws(
-    target: str | Target | None, region: str | None, profile: str | None, emulator_url: str | None
-) -> Aws:
-    return Aws(resolve_target(target, region=region, profile=profile, emulator_url=emulator_url))
-
-
 def jsonable(value: Any) -> Any:
     """An API answer with its datetimes as ISO 8601 text and without ResponseMetadata."""
     if isinstance(value, datetime):
@@ -124,10 +117,7 @@ def list_resources(
     *,
     name_contains: str | None = None,
     group: str | None = None,
-    target: str | Target | None = None,
-    region: str | None = None,
-    profile: str | None = None,
-    emulator_url: str | None = None,
+    target: TargetLike = None,
 ) -> Listing:
     """Every resource of ``kind`` (newest first); ``group`` lists a model package group's versions."""
     api = _kind(kind)
@@ -139,29 +129,24 @@ def list_resources(
         params["ModelPackageGroupName"] = group
     if name_contains:
         params["NameContains"] = name_contains
-    aws = _aws(target, region, profile, emulator_url)
-    items: list[dict[str, Any]] = []
-    while True:
-        page = aws.call("sagemaker", api.list_method, **params)
-        items.extend(jsonable(page.get(api.list_key, [])))
-        token = page.get("NextToken")
-        if not token:
-            return Listing(kind, api.columns, items)
-        params["NextToken"] = token
+    aws = Aws(resolve_target(target))
+    items = [
+        jsonable(item)
+        for page in aws.pages("sagemaker", api.list_method, **params)
+        for item in page.get(api.list_key, [])
+    ]
+    return Listing(kind, api.columns, items)
 
 
 def describe_resource(
     kind: str,
     name: str,
     *,
-    target: str | Target | None = None,
-    region: str | None = None,
-    profile: str | None = None,
-    emulator_url: str | None = None,
+    target: TargetLike = None,
 ) -> Resource:
     """SageMaker's description of one resource; a package is named by ARN or GROUP/VERSION."""
     api = _kind(kind)
-    aws = _aws(target, region, profile, emulator_url)
+    aws = Aws(resolve_target(target))
     key = api.name_key
     if kind == "packages":
         name, key = package_arn(aws, name), "ModelPackageName"
@@ -174,23 +159,27 @@ def delete_resource(
     *,
     wait: bool = False,
     timeout: float = 600,
-    target: str | Target | None = None,
-    region: str | None = None,
-    profile: str | None = None,
-    emulator_url: str | None = None,
+    target: TargetLike = None,
 ) -> Deletion:
     """Delete one resource; ``wait`` (endpoints) returns once it is gone and its containers stopped."""
     api = _kind(kind)
-    aws = _aws(target, region, profile, emulator_url)
+    aws = Aws(resolve_target(target))
     key = api.name_key
     if kind == "packages":
         name, key = package_arn(aws, name), "ModelPackageName"
     aws.call("sagemaker", api.delete_method, **{key: name})
     if wait and kind == "endpoints":
-        deadline = time.monotonic() + timeout
-        interval = 0.5 if aws.target.is_local else 10.0
-        while aws.find("sagemaker", "describe_endpoint", EndpointName=name) is not None:
-            if time.monotonic() > deadline:
-                raise DockyardError(f"the endpoint {name} is still being deleted after {timeout:g} s")
-            time.sleep(interval)
+        delay = 0.5 if aws.target.is_local else 10.0
+        try:
+            aws.wait("sagemaker", "endpoint_deleted", delay=delay, timeout=timeout, EndpointName=name)
+        except WaitError as exc:
+            if exc.timed_out:
+                raise DockyardError(
+                    f"the endpoint {name} is still being deleted after {timeout:g} s"
+                ) from None
+            status = exc.last_response.get("EndpointStatus", "in an unexpected state")
+            reason = exc.last_response.get("FailureReason")
+            raise DockyardError(
+                f"the endpoint {name} did not go away: it is {status}" + (f" ({reason})" if reason else "")
+            ) from None
     return Deletion(kind, name, list(aws.calls))

@@ -1,48 +1,30 @@
-"""Amazon ECR through boto3: the account, the region, the repository (created when missing), a login.
+"""Amazon ECR's API: the repository (created when missing) and a registry login.
 
-The only module in registry/ that imports boto3; :func:`aws_errors` is where botocore's exceptions become
-dockyard errors, each one sentence saying what to do.
+Every call goes through the deploy lifecycle's one recorded AWS boundary (:class:`Aws`), with its
+session, its error translation and its dry run: on the local target the emulator's own ECR answers,
+on the aws target ECR itself.
 
-``DOCKYARD_AWS_ENDPOINT_URL`` (or the ``endpoint_url`` argument) sends the STS and ECR API calls to an
-emulator instead of AWS: moto in server mode in the tests, dockyard's local emulator later. Leave it
-unset to talk to AWS.
-
-Repositories dockyard creates: scan on push, mutable tags (``latest`` moves with each push), AES-256
-encryption, the tag ``created-by=dockyard``, and *no lifecycle policy*: SageMaker pulls the image again
-whenever it starts an instance (scaling out, replacing an unhealthy one), so expiring an image that an
-endpoint still uses would break that endpoint later. How long to keep images is the user's decision.
+Repositories dockyard creates: scan on push (aws), ECR's defaults of mutable tags (``latest`` moves with
+each push) and AES-256 encryption, the tag ``created-by=dockyard``, and *no lifecycle policy*: SageMaker
+pulls the image again whenever it starts an instance (scaling out, replacing an unhealthy one), so
+expiring an image that an endpoint still uses would break that endpoint later. How long to keep images is
+the user's decision.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
-import botocore.exceptions as boto_errors
-
-from dockyard.aws_codes import DENIED_CODES, NO_REGION, REJECTED_CODES
 from dockyard.errors import RegistryError, UsageError
-
-if TYPE_CHECKING:
-    from mypy_boto3_ecr.type_defs import RepositoryTypeDef
-
-ENDPOINT_ENV = "DOCKYARD_AWS_ENDPOINT_URL"
+from dockyard.lifecycle.calls import Aws, AwsError
 
 # ECR's repositoryName constraint (2 to 256 characters).
 _REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
-_CREDENTIALS_HINT = (
-    "configure them with `aws configure`, the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
-    "variables, or AWS_PROFILE (for an SSO profile, run `aws sso login` first)"
-)
-_PRINCIPAL = re.compile(r"arn:aws[\w-]*:(?:iam|sts)::\d{12}:[\w+=,.@/-]+")
 
 
 @dataclass(frozen=True)
@@ -51,7 +33,7 @@ class EcrRepository:
     region: str
     name: str
     uri: str  # <account>.dkr.ecr.<region>.amazonaws.com/<name>
-    created: bool  # by this call
+    created: bool  # by this call (in a dry run: would be)
     scan_on_push: bool
 
 
@@ -70,6 +52,11 @@ def validate_repository_name(name: str) -> None:
         )
 
 
+def repository_uri(account: str, region: str, name: str) -> str:
+    """The URI ECR gives a repository (known before it exists, so that a dry run shows the real one)."""
+    return f"{account}.dkr.ecr.{region}.amazonaws.com/{name}"
+
+
 def decode_token(token: str) -> tuple[str, str]:
     """ECR's authorizationToken is base64 of ``user:password`` (the user is always AWS)."""
     try:
@@ -83,132 +70,61 @@ def decode_token(token: str) -> tuple[str, str]:
     return username, password
 
 
-@contextmanager
-def aws_errors(action: str, service: str) -> Iterator[None]:
-    """Translate botocore's exceptions raised while doing ``action`` with ``service`` (its IAM prefix)."""
+def ensure_repository(aws: Aws, name: str) -> EcrRepository:
+    """The repository ``name``, created (scan on push, no lifecycle policy) when it does not exist."""
+    validate_repository_name(name)
+    account = aws.account()
+    found = _describe(aws, name, account)
+    if found is not None:
+        return _repository(aws, found, created=False)
+    # Mutable tags and AES-256 are ECR's defaults, so they are not sent. The local target has no image
+    # scanner, and its ECR refuses scanOnPush rather than accept and ignore it: asked for on AWS only.
+    scanning = {} if aws.target.is_local else {"imageScanningConfiguration": {"scanOnPush": True}}
     try:
-        yield
-    except (boto_errors.NoCredentialsError, boto_errors.PartialCredentialsError):
-        raise UsageError(f"{action}: no AWS credentials were found; {_CREDENTIALS_HINT}") from None
-    except (
-        boto_errors.SSOError,
-        boto_errors.TokenRetrievalError,
-        boto_errors.CredentialRetrievalError,
-    ) as exc:
-        raise UsageError(
-            f"{action}: the AWS credentials could not be loaded ({exc}); {_CREDENTIALS_HINT}"
-        ) from None
-    except boto_errors.ProfileNotFound as exc:
-        raise UsageError(
-            f"{action}: {exc}; check AWS_PROFILE (or --profile) against ~/.aws/config, or {_CREDENTIALS_HINT}"
-        ) from None
-    except boto_errors.NoRegionError:
-        raise UsageError(NO_REGION) from None
-    except boto_errors.InvalidRegionError as exc:
-        raise UsageError(
-            f"{exc.kwargs.get('region_name')!r} is not an AWS region name; e.g. --region us-east-1"
-        ) from None
-    except boto_errors.ConnectionError as exc:
-        endpoint = exc.kwargs.get("endpoint_url", "AWS")
-        raise RegistryError(
-            f"{action}: cannot reach {endpoint}; check the network (and {ENDPOINT_ENV}, when it is set)"
-        ) from None
-    except boto_errors.ClientError as exc:
-        raise _client_error(action, service, exc) from None
-    except boto_errors.BotoCoreError as exc:
-        raise RegistryError(f"{action} failed: {exc}") from None
+        created = aws.call(
+            "ecr",
+            "create_repository",
+            registryId=account,
+            repositoryName=name,
+            **scanning,
+            tags=[{"Key": "created-by", "Value": "dockyard"}],
+        ).get("repository")
+    except AwsError as exc:
+        if exc.code != "RepositoryAlreadyExistsException":
+            raise
+        # Created concurrently by someone else since we looked: use theirs.
+        again = _describe(aws, name, account)
+        if again is None:
+            raise RegistryError(f"the ECR repository {name!r} exists and cannot be described") from None
+        return _repository(aws, again, created=False)
+    if created is None:  # a dry run: the call was held back
+        created = {"repositoryName": name, **scanning}
+    return _repository(aws, created, created=True)
 
 
-def _client_error(action: str, service: str, exc: boto_errors.ClientError) -> Exception:
-    error = exc.response.get("Error", {})
-    code = error.get("Code", "")
-    message = error.get("Message", "")
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if code in REJECTED_CODES:
-        return UsageError(f"{action}: AWS rejected the credentials ({code}: {message}); {_CREDENTIALS_HINT}")
-    if code in DENIED_CODES or status == 403:
-        permission = f"{service}:{exc.operation_name}"
-        principal = _PRINCIPAL.search(message)
-        who = principal.group(0) if principal else "the credentials in use"
-        return RegistryError(
-            f"{action}: access denied, {who} lacks the IAM permission {permission}; grant it (e.g. with the "
-            "AmazonEC2ContainerRegistryPowerUser managed policy) or use other credentials"
-        )
-    return RegistryError(f"{action} failed: {code}: {message}")
+def login(aws: Aws) -> RegistryLogin:
+    """Registry credentials from ecr:GetAuthorizationToken (valid for 12 hours)."""
+    answer = aws.call("ecr", "get_authorization_token", registryIds=[aws.account()])
+    data = answer["authorizationData"][0]
+    username, password = decode_token(data.get("authorizationToken", ""))
+    endpoint = data.get("proxyEndpoint", "")
+    return RegistryLogin(urlsplit(endpoint).netloc or endpoint, username, password)
 
 
-class Ecr:
-    """The current AWS identity's ECR in one region."""
+def _describe(aws: Aws, name: str, account: str) -> dict[str, Any] | None:
+    found = aws.find("ecr", "describe_repositories", registryId=account, repositoryNames=[name])
+    return None if found is None else dict(found["repositories"][0])
 
-    def __init__(self, region: str | None = None, endpoint_url: str | None = None) -> None:
-        endpoint = endpoint_url or os.environ.get(ENDPOINT_ENV) or None
-        with aws_errors("reading the AWS configuration", "sts"):
-            session = boto3.session.Session(region_name=region)
-            if session.region_name is None:
-                raise UsageError(NO_REGION)
-            self.region: str = session.region_name
-            self._sts = session.client("sts", endpoint_url=endpoint)
-            self._ecr = session.client("ecr", endpoint_url=endpoint)
-        self._account: str | None = None
 
-    @property
-    def account(self) -> str:
-        if self._account is None:
-            with aws_errors("finding the AWS account (sts get-caller-identity)", "sts"):
-                self._account = self._sts.get_caller_identity()["Account"]
-        return self._account
-
-    def ensure_repository(self, name: str) -> EcrRepository:
-        """The repository ``name``, created (scan on push, no lifecycle policy) when it does not exist."""
-        validate_repository_name(name)
-        account = self.account
-        found = self._describe(name, account)
-        if found is not None:
-            return self._repository(found, created=False)
-        with aws_errors(f"creating the ECR repository {name!r}", "ecr"):
-            try:
-                created = self._ecr.create_repository(
-                    registryId=account,
-                    repositoryName=name,
-                    imageTagMutability="MUTABLE",
-                    imageScanningConfiguration={"scanOnPush": True},
-                    encryptionConfiguration={"encryptionType": "AES256"},
-                    tags=[{"Key": "created-by", "Value": "dockyard"}],
-                )["repository"]
-            except self._ecr.exceptions.RepositoryAlreadyExistsException:
-                # Created concurrently by someone else since we looked: use theirs.
-                again = self._describe(name, account)
-                if again is None:
-                    raise RegistryError(
-                        f"the ECR repository {name!r} exists and cannot be described"
-                    ) from None
-                return self._repository(again, created=False)
-        return self._repository(created, created=True)
-
-    def login(self) -> RegistryLogin:
-        """Registry credentials from ecr:GetAuthorizationToken (valid for 12 hours)."""
-        with aws_errors("getting an ECR login token", "ecr"):
-            data = self._ecr.get_authorization_token(registryIds=[self.account])["authorizationData"][0]
-        username, password = decode_token(data.get("authorizationToken", ""))
-        endpoint = data.get("proxyEndpoint", "")
-        return RegistryLogin(urlsplit(endpoint).netloc or endpoint, username, password)
-
-    def _describe(self, name: str, account: str) -> RepositoryTypeDef | None:
-        with aws_errors(f"looking up the ECR repository {name!r}", "ecr"):
-            try:
-                return self._ecr.describe_repositories(registryId=account, repositoryNames=[name])[
-                    "repositories"
-                ][0]
-            except self._ecr.exceptions.RepositoryNotFoundException:
-                return None
-
-    def _repository(self, described: RepositoryTypeDef, *, created: bool) -> EcrRepository:
-        scanning = described.get("imageScanningConfiguration", {})
-        return EcrRepository(
-            account=described.get("registryId", self.account),
-            region=self.region,
-            name=described["repositoryName"],
-            uri=described["repositoryUri"],
-            created=created,
-            scan_on_push=bool(scanning.get("scanOnPush", False)),
-        )
+def _repository(aws: Aws, described: dict[str, Any], *, created: bool) -> EcrRepository:
+    account = str(described.get("registryId") or aws.account())
+    name = str(described["repositoryName"])
+    scanning = described.get("imageScanningConfiguration", {})
+    return EcrRepository(
+        account=account,
+        region=aws.target.region,
+        name=name,
+        uri=str(described.get("repositoryUri") or repository_uri(account, aws.target.region, name)),
+        created=created,
+        scan_on_push=bool(scanning.get("scanOnPush", False)),
+    )

@@ -20,6 +20,7 @@ from dockyard.containers.engine import connect, docker_errors
 from dockyard.errors import ContainerError, DockyardError, RegistryError, UsageError
 
 if TYPE_CHECKING:
+    from dockyard.lifecycle.calls import Aws
     from dockyard.registry.ecr import EcrRepository
 
 # Docker's reference grammar (distribution/reference), restricted to what a push target needs.
@@ -115,7 +116,7 @@ class PushResult:
 
 @dataclass(frozen=True)
 class EcrPush:
-    result: PushResult
+    result: PushResult | None  # None: only tagged in the local engine (or a dry run)
     repository: EcrRepository
     # <account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>, even when the bytes went elsewhere
     ecr_reference: str
@@ -146,39 +147,53 @@ def push_image(
 
 def push_to_ecr(
     image: str,
+    aws: Aws,
     *,
-    region: str | None = None,
     repository: str | None = None,
     registry_override: str | None = None,
-    endpoint_url: str | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> EcrPush:
-    """Push the local ``image`` to Amazon ECR in the current account, creating the repository when missing.
+    """Put the local ``image`` under its ECR URI in the target's account, creating the repository when
+    missing.
 
-    ``repository`` is ``NAME[:TAG]`` (default: the image's own name and tag). ``registry_override``
-    (default: $DOCKYARD_ECR_REGISTRY) sends the bytes to another registry host, with the same login
-    and repository name: the tests and the local emulator use a local registry, since an API emulator
-    cannot take layer uploads. ``endpoint_url`` (default: $DOCKYARD_AWS_ENDPOINT_URL) points the AWS
-    API calls at an emulator. Leave all three unset for AWS.
+    ``repository`` is ``NAME[:TAG]`` (default: the image's own name and tag). On the aws target the
+    image is pushed to ECR (or, with ``registry_override``, default $DOCKYARD_ECR_REGISTRY, to that
+    registry host with ECR's login: the tests' stand-in for ECR's data plane). On the local target the
+    emulator runs images from this engine, so the image is tagged with its ECR URI here and, with a
+    registry configured, also pushed there under the same repository name (with the engine's own
+    credentials, as ``docker login`` stored them).
     """
-    from dockyard.registry.ecr import Ecr, validate_repository_name
+    from dockyard.registry.ecr import ensure_repository, login, validate_repository_name
 
     source = parse_image_name(image)
     name, tag = _ecr_name(repository, source, image)
     validate_repository_name(name)
-    ecr = Ecr(region=region, endpoint_url=endpoint_url)  # fails on a missing region before any work
+    registry = registry_override or os.environ.get(REGISTRY_OVERRIDE_ENV) or None
     with _Engine() as engine:
         image_id = engine.image_id(image)
-        repo = ecr.ensure_repository(name)
-        login = ecr.login()
-        registry = registry_override or os.environ.get(REGISTRY_OVERRIDE_ENV) or login.registry
-        engine.login(login.username, login.password, registry)
+        repo = ensure_repository(aws, name)
+        ecr_reference = f"{repo.uri}:{tag}"
+        if aws.dry_run:
+            where = f" and push it to {registry}/{name}:{tag}" if registry and aws.target.is_local else ""
+            verb = "tag" if aws.target.is_local else "push"
+            aws.notes.append(f"{verb} {image} as {ecr_reference}{where}")
+            return EcrPush(None, repo, ecr_reference)
+        if aws.target.is_local:
+            engine.tag(image_id, repo.uri, tag)
+            result = None
+            if registry is not None:
+                hint = f"log in first with `docker login {registry}`"
+                result = engine.push(image_id, f"{registry}/{name}", tag, on_progress, unauthorized_hint=hint)
+            return EcrPush(result, repo, ecr_reference)
+        credentials = login(aws)
+        registry = registry or credentials.registry
+        engine.login(credentials.username, credentials.password, registry)
         hint = (
             "the ECR login succeeded but the push was refused; the credentials need ecr:InitiateLayerUpload, "
             "ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:BatchCheckLayerAvailability and ecr:PutImage"
         )
         result = engine.push(image_id, f"{registry}/{name}", tag, on_progress, unauthorized_hint=hint)
-    return EcrPush(result, repo, f"{repo.uri}:{tag}")
+    return EcrPush(result, repo, ecr_reference)
 
 
 def _ecr_name(repository: str | None, source: ImageName | None, image: str) -> tuple[str, str]:
@@ -225,6 +240,10 @@ class _Engine:
                 f"there is no local image {image!r}; build it first (`dockyard build`) "
                 "or check the name with `docker images`"
             ) from None
+
+    def tag(self, image_id: str, repository: str, tag: str) -> None:
+        with _registry_errors(f"tagging {image_id[:19]} as {repository}:{tag}"):
+            self.client.api.tag(image_id, repository, tag)
 
     def login(self, username: str, password: str, registry: str) -> None:
         # The engine checks the credentials against the registry; the SDK then keeps them in memory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -110,3 +111,19 @@ def test_iam_get_role_synthesizes_the_role(emulator: EmulatorProcess) -> None:
     failed = aws_cli(emulator, "iam", "get-role", "--role-name", "bad name", check=False)
     assert failed.returncode != 0
     assert "Value 'bad name' at 'roleName' failed to satisfy constraint" in failed.stderr
+
+
+def test_issued_credentials_carry_the_emulators_secret_when_it_has_one(tmp_path: Path) -> None:
+    from dockyard.emulator.context import Caller
+    from dockyard.emulator.sts.provider import StsProvider
+
+    ctx = Caller(ACCOUNT, REGION, "req", "AKID")
+    checked = StsProvider(tmp_path / "a", secret=lambda: "the-emulators-secret")
+    issued = checked.handle(ctx, "AssumeRole", {"RoleArn": ROLE, "RoleSessionName": "s"})["Credentials"]
+    assert issued["SecretAccessKey"] == "the-emulators-secret"
+    assert checked.credentials.secret_for(issued["AccessKeyId"]) == "the-emulators-secret"
+    unchecked = StsProvider(tmp_path / "b")
+    random = unchecked.handle(ctx, "GetSessionToken", {})["Credentials"]
+    assert len(random["SecretAccessKey"]) == 40
+    assert unchecked.credentials.secret_for(random["AccessKeyId"]) == random["SecretAccessKey"]
+    assert unchecked.credentials.secret_for("AKIDNOTISSUED") is None

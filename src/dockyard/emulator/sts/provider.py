@@ -39,8 +39,14 @@ class StsProvider:
     }
     OPERATIONS: ClassVar[tuple[str, ...]] = tuple(HONOURED)
 
-    def __init__(self, state_dir: Path, clock: Callable[[], float] = time.time) -> None:
-        self.credentials = IssuedCredentials(state_dir / "sts.db")
+    def __init__(
+        self,
+        state_dir: Path,
+        clock: Callable[[], float] = time.time,
+        secret: Callable[[], str] | None = None,
+    ) -> None:
+        # ``secret``: the one secret signatures are checked against, if the emulator has one.
+        self.credentials = IssuedCredentials(state_dir / "sts.db", secret)
         self._clock = clock
         self.operations = {
             "GetCallerIdentity": self.get_caller_identity,
