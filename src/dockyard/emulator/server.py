@@ -28,7 +28,7 @@ from dockyard.emulator.aws.eventstream import encode_event, encode_exception
 from dockyard.emulator.aws.json_protocol import CONTENT_TYPE as CONTENT_TYPE_JSON
 from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
-from dockyard.emulator.context import DEFAULT_REGION, RequestContext
+from dockyard.emulator.context import DEFAULT_REGION, Caller
 from dockyard.emulator.errors import (
     InternalFailure,
     InternalStreamFailure,
@@ -36,8 +36,11 @@ from dockyard.emulator.errors import (
     ValidationError,
     ValidationException,
 )
+from dockyard.emulator.route_table import Router
 from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, Route, classify, signing_scope
 from dockyard.emulator.runtime.invoke import Runtime
+from dockyard.emulator.s3.app import S3App
+from dockyard.emulator.s3.service import S3Service
 from dockyard.emulator.sagemaker.domain import (
     Endpoint,
     EndpointConfig,
@@ -45,9 +48,11 @@ from dockyard.emulator.sagemaker.domain import (
     ModelPackage,
     ModelPackageGroup,
 )
+from dockyard.emulator.sagemaker.fleet_reports import FleetReports
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
+from dockyard.emulator.security import signed_region
 from dockyard.emulator.services import AwsServices, JsonService, QueryService
 from dockyard.emulator.settings import STATUS_PATH, EmulatorSettings
 
@@ -69,7 +74,7 @@ _STREAMING_OPERATIONS = frozenset({"InvokeEndpointWithResponseStream"})
 
 
 # A service that reads its own requests (S3 streams bodies to disk): plain ASGI plus the context.
-RawHandler = Callable[[RequestContext, Scope, Receive, Send], Awaitable[None]]
+RawHandler = Callable[[Caller, Scope, Receive, Send], Awaitable[None]]
 
 
 class PayloadTooLarge(ValidationError):
@@ -79,7 +84,12 @@ class PayloadTooLarge(ValidationError):
 
 @dataclass(frozen=True)
 class Components:
-    """What one emulator process runs; built and torn down together."""
+    """What one emulator process runs; built and torn down together.
+
+    Each part gets what it uses here, and data flows one way: requests -> provider -> fleet (the
+    reconciler) -> fleet reports -> store; the fleet writes the routing table, the runtime reads it and
+    asks the provider for endpoint statuses. Nothing is bound after construction.
+    """
 
     store: Store
     reconciler: Reconciler
@@ -93,11 +103,18 @@ class Components:
     def build(cls, settings: EmulatorSettings) -> Components:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.database)
-        reconciler = Reconciler(settings.state_dir, s3_endpoint_url=settings.s3_endpoint_url)
+        router = Router()
+        reconciler = Reconciler(
+            settings.state_dir,
+            router,
+            FleetReports(store),
+            s3_endpoint_url=settings.s3_endpoint_url,
+            model_data_roots=settings.model_data_roots,
+        )
         provider = SageMakerProvider(store, reconciler)
-        reconciler.bind(provider)
-        runtime = Runtime(reconciler, provider.endpoint_status)
-        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings))
+        runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable)
+        s3 = S3App(S3Service(settings.state_dir))
+        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings), s3=s3)
 
     def start(self) -> None:
         self.reconciler.start()
@@ -109,6 +126,8 @@ class Components:
         self.store.close()
         if self.aws is not None:
             self.aws.close()
+        if isinstance(self.s3, S3App):
+            self.s3.close()
 
     def holdings(self) -> dict[str, Any]:
         """What each service holds (counts), for ``dockyard emulator status``."""
@@ -166,9 +185,9 @@ class EmulatorApp:
         query_string = scope.get("query_string", b"").decode("latin-1")
         signed = signing_scope(headers, query_string)
         request_id = f"{_ID_PREFIX}{next(_ids):012x}"
-        ctx = RequestContext(
+        ctx = Caller(
             self.settings.account,
-            signed.region if signed else DEFAULT_REGION,
+            signed_region(scope) or (signed.region if signed else DEFAULT_REGION),
             request_id,
             signed.access_key if signed else "",
         )
@@ -252,7 +271,7 @@ class EmulatorApp:
         scope_service: str,
         method: str,
         path: str,
-        ctx: RequestContext,
+        ctx: Caller,
         receive: Receive,
         send: Send,
     ) -> None:
@@ -272,7 +291,7 @@ class EmulatorApp:
     # ---- other JSON 1.1 and query services ----------------------------------------------------
 
     async def _json(
-        self, service: JsonService, ctx: RequestContext, headers: dict[str, str], receive: Receive, send: Send
+        self, service: JsonService, ctx: Caller, headers: dict[str, str], receive: Receive, send: Send
     ) -> None:
         protocol = service.protocol
         try:
@@ -295,7 +314,7 @@ class EmulatorApp:
         await _send(send, status, response_headers, payload)
 
     async def _query(
-        self, service: QueryService, ctx: RequestContext, query_string: str, receive: Receive, send: Send
+        self, service: QueryService, ctx: Caller, query_string: str, receive: Receive, send: Send
     ) -> None:
         protocol = service.protocol
         try:
@@ -315,9 +334,7 @@ class EmulatorApp:
 
     # ---- control plane -----------------------------------------------------------------------
 
-    async def _control(
-        self, ctx: RequestContext, headers: dict[str, str], receive: Receive, send: Send
-    ) -> None:
+    async def _control(self, ctx: Caller, headers: dict[str, str], receive: Receive, send: Send) -> None:
         try:
             body = await _read_body(receive, MAX_CONTROL_BODY)
             operation, params = self.control.parse(headers.get("x-amz-target"), body)
@@ -341,7 +358,7 @@ class EmulatorApp:
             payload,
         )
 
-    async def _send_control_error(self, send: Send, error: ServiceError, ctx: RequestContext) -> None:
+    async def _send_control_error(self, send: Send, error: ServiceError, ctx: Caller) -> None:
         status, headers, body = self.control.error_response(error)
         await _send(send, status, [*headers, (b"x-amzn-requestid", ctx.request_id.encode())], body)
 
@@ -349,7 +366,7 @@ class EmulatorApp:
 
     async def _runtime(
         self,
-        ctx: RequestContext,
+        ctx: Caller,
         method: str,
         path: str,
         headers: dict[str, str],
@@ -386,7 +403,7 @@ class EmulatorApp:
         operation: str,
         head: dict[str, Any],
         chunks: AsyncIterator[bytes],
-        ctx: RequestContext,
+        ctx: Caller,
     ) -> None:
         status, headers = self.runtime_protocol.stream_head(operation, head)
         headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
@@ -410,7 +427,7 @@ class EmulatorApp:
             await send({"type": "http.response.body", "body": encode_exception(failure), "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _send_runtime_error(self, send: Send, error: ServiceError, ctx: RequestContext) -> None:
+    async def _send_runtime_error(self, send: Send, error: ServiceError, ctx: Caller) -> None:
         status, headers, body = self.runtime_protocol.error_response(error)
         headers = [*headers, (b"x-amzn-requestid", ctx.request_id.encode())]
         if status == PayloadTooLarge.status:
