@@ -205,7 +205,7 @@ class EmulatorApp:
             await self._query(service, ctx, query_string, receive, send)
         elif route.protocol is Protocol.REST and route.service == "s3" and self._s3 is not None:
             await self._s3(ctx, scope, receive, send)
-        elif route.protocol is Protocol.REST and not route.service:
+        elif route.protocol is Protocol.REST and route.service in ("", "sagemaker"):
             await self._send_control_error(
                 send, ValidationException(f"{method} {path} is not an operation of the SageMaker API"), ctx
             )
