@@ -8,6 +8,7 @@ output lines: no docker SDK exception or traceback reaches the user.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import deque
@@ -243,8 +244,16 @@ class ImageBuilder:
                 platform=platform,
                 decode=True,
             )
-            for message in messages:
-                stream.feed(message)
+            try:
+                for message in messages:
+                    stream.feed(message)
+            except Exception:
+                # The engine's answer holds its socket until it is read to the end (after an error
+                # message the engine ends it at once): read the rest rather than leave the socket open.
+                with contextlib.suppress(Exception):
+                    for _ in messages:
+                        pass
+                raise
             stream.finish()
             if stream.image_id is None:
                 raise BuildError(f"the engine finished building {tags[0]} without naming an image")
