@@ -8,7 +8,6 @@ output lines: no docker SDK exception or traceback reaches the user.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections import deque
@@ -105,12 +104,17 @@ class _BuildStream:
         self._partial = ""
         self._open: Step | None = None
         self._before_first: deque[str] = deque(maxlen=TAIL_LINES)
+        self._failed: BuildError | None = None
 
     @property
     def current(self) -> Step | None:
         return self.steps[-1] if self.steps else None
 
     def feed(self, message: Mapping[str, Any]) -> None:
+        # After an error, read on without looking: the engine ends the stream there, and a stream read
+        # to its end closes its socket (one abandoned mid-way is left open for the garbage collector).
+        if self._failed is not None:
+            return
         if "stream" in message:
             lines = (self._partial + str(message["stream"])).split("\n")
             self._partial = lines.pop()
@@ -126,9 +130,14 @@ class _BuildStream:
         if "error" in message or "errorDetail" in message:
             self._flush()
             detail = message.get("errorDetail") or {}
-            raise self._failure(str(message.get("error") or detail.get("message") or "unknown error"))
+            self._failed = self._failure(
+                str(message.get("error") or detail.get("message") or "unknown error")
+            )
 
     def finish(self) -> None:
+        """At the end of the stream: the step that failed, if one did."""
+        if self._failed is not None:
+            raise self._failed
         self._flush()
         self._close_current()
 
@@ -244,16 +253,8 @@ class ImageBuilder:
                 platform=platform,
                 decode=True,
             )
-            try:
-                for message in messages:
-                    stream.feed(message)
-            except Exception:
-                # The engine's answer holds its socket until it is read to the end (after an error
-                # message the engine ends it at once): read the rest rather than leave the socket open.
-                with contextlib.suppress(Exception):
-                    for _ in messages:
-                        pass
-                raise
+            for message in messages:
+                stream.feed(message)
             stream.finish()
             if stream.image_id is None:
                 raise BuildError(f"the engine finished building {tags[0]} without naming an image")
