@@ -104,12 +104,17 @@ class _BuildStream:
         self._partial = ""
         self._open: Step | None = None
         self._before_first: deque[str] = deque(maxlen=TAIL_LINES)
+        self._failed: BuildError | None = None
 
     @property
     def current(self) -> Step | None:
         return self.steps[-1] if self.steps else None
 
     def feed(self, message: Mapping[str, Any]) -> None:
+        # After an error, read on without looking: the engine ends the stream there, and a stream read
+        # to its end closes its socket (one abandoned mid-way is left open for the garbage collector).
+        if self._failed is not None:
+            return
         if "stream" in message:
             lines = (self._partial + str(message["stream"])).split("\n")
             self._partial = lines.pop()
@@ -125,9 +130,14 @@ class _BuildStream:
         if "error" in message or "errorDetail" in message:
             self._flush()
             detail = message.get("errorDetail") or {}
-            raise self._failure(str(message.get("error") or detail.get("message") or "unknown error"))
+            self._failed = self._failure(
+                str(message.get("error") or detail.get("message") or "unknown error")
+            )
 
     def finish(self) -> None:
+        """At the end of the stream: the step that failed, if one did."""
+        if self._failed is not None:
+            raise self._failed
         self._flush()
         self._close_current()
 
