@@ -7,7 +7,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
+from tests.aws_fixtures import FAKE_KEY, REGION
 from tests.emulator_fixtures import EmulatorProcess
 
 pytestmark = pytest.mark.slow
@@ -26,6 +30,20 @@ def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProc
     process.start()
     yield process
     process.stop()
+
+
+def _signed_head(emulator: EmulatorProcess, body: bytes) -> bytes:
+    """The head of a ListModels request signed as boto3 signs it (with the test suite's key)."""
+    request = AWSRequest(
+        method="POST",
+        url=f"{emulator.url}/",
+        data=body,
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.ListModels"},
+    )
+    SigV4Auth(Credentials(FAKE_KEY, FAKE_KEY), "sagemaker", REGION).add_auth(request)
+    lines = [f"{name}: {value}" for name, value in request.headers.items()]
+    lines += [f"Host: 127.0.0.1:{emulator.port}", f"Content-Length: {len(body)}"]
+    return ("POST / HTTP/1.1\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def _connect(emulator: EmulatorProcess) -> socket.socket:
@@ -88,7 +106,7 @@ def test_a_connection_that_sends_nothing_is_closed(impatient: EmulatorProcess) -
 def test_a_slow_but_steady_body_and_a_slow_answer_are_not_timed_out(impatient: EmulatorProcess) -> None:
     body = b"{}"
     with _connect(impatient) as sock:
-        sock.sendall(HEAD + f"Content-Length: {len(body)}\r\n\r\n".encode())
+        sock.sendall(_signed_head(impatient, body))
         for byte in body:  # the body may pause up to the timeout between two reads
             time.sleep(TIMEOUT * 0.6)
             sock.sendall(bytes([byte]))
@@ -96,10 +114,9 @@ def test_a_slow_but_steady_body_and_a_slow_answer_are_not_timed_out(impatient: E
 
 
 def test_keep_alive_requests_each_get_their_own_deadline(impatient: EmulatorProcess) -> None:
-    request = HEAD + b"Content-Length: 2\r\n\r\n{}"
     with _connect(impatient) as sock:
         for _ in range(3):
-            sock.sendall(request)
+            sock.sendall(_signed_head(impatient, b"{}") + b"{}")
             assert _response(sock).startswith(b"HTTP/1.1 200 OK\r\n")
             time.sleep(TIMEOUT * 0.6)  # less than the keep-alive timeout (5 s) and the read timeout
 
