@@ -8,6 +8,7 @@ output lines: no docker SDK exception or traceback reaches the user.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import deque
@@ -22,7 +23,7 @@ from rich.markup import escape
 from rich.status import Status
 
 from dockyard.containers.engine import connect, docker_errors
-from dockyard.errors import BuildError, ContainerError
+from dockyard.errors import BuildError, ContainerError, DockyardError
 
 TAIL_LINES = 15
 BUILD_TIMEOUT = 3600  # seconds the engine may stay silent (a long pip install prints little)
@@ -264,9 +265,13 @@ class ImageBuilder:
                 for message in messages:
                     stream.feed(message)
                 stream.finish()
-            finally:
+            except BaseException:
                 if discard_stage is not None:
-                    self._discard_stage(stream.steps, discard_stage)
+                    with contextlib.suppress(DockyardError):  # the build's own error is the one to see
+                        self._discard_stage(stream.steps, discard_stage)
+                raise
+            if discard_stage is not None:
+                self._discard_stage(stream.steps, discard_stage)
             if stream.image_id is None:
                 raise BuildError(f"the engine finished building {tags[0]} without naming an image")
             for tag in tags[1:]:
