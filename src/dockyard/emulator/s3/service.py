@@ -32,6 +32,9 @@ class S3Service:
         self.blobs = Blobs(root)
         self.blobs.clear_incoming()
         self.store = S3Store(root / "s3.db")
+        # A crash between a blob's rename and its record's commit (or between a delete's commit and the
+        # file's removal) leaves a file nothing refers to: nothing has started writing yet, sweep them.
+        self.blobs.remove(sorted(self.blobs.stored() - self.store.all_blobs()))
         self.buckets = BucketOperations(self.store)
         self.objects = ObjectOperations(self.store, self.blobs, self.buckets)
         self.multipart = MultipartOperations(self.store, self.blobs, self.buckets)
