@@ -12,7 +12,6 @@ framework's per-request objects would be measurable there.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import logging
 import os
@@ -268,7 +267,7 @@ class EmulatorApp:
                 form = parse_qs((await _read_body(receive, MAX_CONTROL_BODY)).decode("latin-1"))
             except ServiceError:
                 form = {}
-            route = dataclasses.replace(route, operation=form.get("Action", [""])[0])
+            route = route._replace(operation=form.get("Action", [""])[0])
         # Naming an unknown service may read botocore's models from disk: off the event loop.
         status, headers, body = await asyncio.to_thread(
             unserved.response, route, scope_service, method, path, ctx.request_id

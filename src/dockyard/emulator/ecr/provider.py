@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dockyard.emulator.aws.unsupported import refuse_unsupported
 from dockyard.emulator.context import RequestContext
@@ -32,6 +32,12 @@ from dockyard.errors import DockyardError
 
 Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 TOKEN_LIFETIME = dt.timedelta(hours=12)  # ECR's authorization tokens last 12 hours
+# The settings every local repository has: CreateRepository honours them and refuses other values.
+_SETTINGS: dict[str, Any] = {
+    "imageTagMutability": "MUTABLE",
+    "imageScanningConfiguration": {"scanOnPush": False},
+    "encryptionConfiguration": {"encryptionType": "AES256"},
+}
 
 
 def _page(items: list[Any], params: dict[str, Any], default: int = 100) -> tuple[list[Any], str | None]:
@@ -52,19 +58,29 @@ def _page(items: list[Any], params: dict[str, Any], default: int = 100) -> tuple
 
 
 class EcrProvider:
-    # The operations the local target implements; every other operation of the model is refused.
-    OPERATIONS: tuple[str, ...] = (
-        "CreateRepository",
-        "DescribeRepositories",
-        "DeleteRepository",
-        "DescribeImages",
-        "ListImages",
-        "BatchDeleteImage",
-        "GetAuthorizationToken",
-        "TagResource",
-        "UntagResource",
-        "ListTagsForResource",
-    )
+    # Each implemented operation and the input members it honours; any other member is refused, and every
+    # other operation of the model too (a test walks botocore's model against this).
+    HONOURED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "CreateRepository": (
+            "registryId",
+            "repositoryName",
+            "tags",
+            # Honoured at the values the local repositories have (see _SETTINGS); others are refused.
+            "imageTagMutability",
+            "imageScanningConfiguration",
+            "encryptionConfiguration",
+        ),
+        "DescribeRepositories": ("registryId", "repositoryNames", "nextToken", "maxResults"),
+        "DeleteRepository": ("registryId", "repositoryName", "force"),
+        "DescribeImages": ("registryId", "repositoryName", "imageIds", "nextToken", "maxResults", "filter"),
+        "ListImages": ("registryId", "repositoryName", "nextToken", "maxResults", "filter"),
+        "BatchDeleteImage": ("registryId", "repositoryName", "imageIds"),
+        "GetAuthorizationToken": ("registryIds",),
+        "TagResource": ("resourceArn", "tags"),
+        "UntagResource": ("resourceArn", "tagKeys"),
+        "ListTagsForResource": ("resourceArn",),
+    }
+    OPERATIONS: ClassVar[tuple[str, ...]] = tuple(HONOURED)
 
     def __init__(self, state_dir: Path, images: EngineImages, clock: Callable[[], float] = time.time) -> None:
         self.repositories = Repositories(state_dir / "ecr.db")
@@ -90,6 +106,7 @@ class EcrProvider:
                 f"The operation {operation} of Amazon Elastic Container Registry is not supported by the "
                 f"local target (dockyard emulator); supported: {', '.join(self.operations)}."
             )
+        refuse_unsupported(operation, params, self.HONOURED[operation], InvalidParameterException)
         try:
             return handler(ctx, params)
         except DockyardError as exc:  # the engine failed: ECR's own 500
@@ -104,12 +121,8 @@ class EcrProvider:
     # ---- repositories ------------------------------------------------------------------------
 
     def create_repository(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "CreateRepository",
-            {k: v for k, v in params.items() if not _default_setting(k, v)},
-            ("registryId", "repositoryName", "tags"),
-            InvalidParameterException,
-        )
+        settings = {k: v for k, v in params.items() if k in _SETTINGS and v != _SETTINGS[k]}
+        refuse_unsupported("CreateRepository", settings, (), InvalidParameterException)
         registry = self._registry(ctx, params)
         tags = {tag["Key"]: tag["Value"] for tag in params.get("tags") or ()}
         created = dt.datetime.fromtimestamp(int(self._clock()), dt.UTC)
@@ -276,16 +289,6 @@ class EcrProvider:
         refuse_unsupported("the image filter", wanted, ("tagStatus",), InvalidParameterException)
         # Every image the engine holds under the URI has a tag (an untagged one has left the repository).
         return [] if wanted.get("tagStatus") == "UNTAGGED" else images
-
-
-def _default_setting(name: str, value: Any) -> bool:
-    """A CreateRepository setting equal to what the local repositories do anyway (so it is honoured)."""
-    defaults: dict[str, Any] = {
-        "imageTagMutability": "MUTABLE",
-        "imageScanningConfiguration": {"scanOnPush": False},
-        "encryptionConfiguration": {"encryptionType": "AES256"},
-    }
-    return name in defaults and value == defaults[name]
 
 
 def _find(images: list[EngineImage], image_id: dict[str, str]) -> EngineImage | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from dockyard.emulator.context import RequestContext
@@ -36,6 +36,9 @@ def role_id(account: str, role_name: str) -> str:
 
 
 class IamProvider:
+    HONOURED: ClassVar[dict[str, tuple[str, ...]]] = {"GetRole": ("RoleName",)}
+    OPERATIONS: ClassVar[tuple[str, ...]] = tuple(HONOURED)
+
     def handle(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         if operation != "GetRole":
             raise ValidationError(

@@ -12,7 +12,7 @@ import base64
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -50,13 +50,45 @@ def _untoken(token: str) -> list[Any]:
 
 
 class LogsProvider:
-    # The operations the local target implements; every other operation of the model is refused.
-    OPERATIONS: tuple[str, ...] = (
-        "DescribeLogGroups",
-        "DescribeLogStreams",
-        "GetLogEvents",
-        "FilterLogEvents",
-    )
+    # Each implemented operation and the input members it honours; any other member is refused, and every
+    # other operation of the model too (a test walks botocore's model against this).
+    HONOURED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "DescribeLogGroups": ("logGroupNamePrefix", "logGroupNamePattern", "nextToken", "limit"),
+        "DescribeLogStreams": (
+            "logGroupName",
+            "logGroupIdentifier",
+            "logStreamNamePrefix",
+            "orderBy",
+            "descending",
+            "nextToken",
+            "limit",
+        ),
+        "GetLogEvents": (
+            "logGroupName",
+            "logGroupIdentifier",
+            "logStreamName",
+            "startTime",
+            "endTime",
+            "nextToken",
+            "limit",
+            "startFromHead",
+            "unmask",  # nothing is masked locally
+        ),
+        "FilterLogEvents": (
+            "logGroupName",
+            "logGroupIdentifier",
+            "logStreamNames",
+            "logStreamNamePrefix",
+            "startTime",
+            "endTime",
+            "filterPattern",
+            "nextToken",
+            "limit",
+            "interleaved",  # ignored by CloudWatch itself: results are always interleaved
+            "unmask",
+        ),
+    }
+    OPERATIONS: ClassVar[tuple[str, ...]] = tuple(HONOURED)
 
     def __init__(self, state_dir: Path) -> None:
         self.files = LogFiles(state_dir)
@@ -75,6 +107,7 @@ class LogsProvider:
                 f"(dockyard emulator), which serves the endpoints' logs read-only; supported: "
                 f"{', '.join(self.operations)}."
             )
+        refuse_unsupported(operation, params, self.HONOURED[operation], InvalidParameterException)
         return handler(ctx, params)
 
     def count(self, account: str, region: str) -> int:
@@ -83,22 +116,19 @@ class LogsProvider:
     # ---- groups and streams ------------------------------------------------------------------
 
     def describe_log_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "DescribeLogGroups", params, ("logGroupNamePrefix", "logGroupNamePattern", "nextToken", "limit")
-        )
         prefix = params.get("logGroupNamePrefix") or ""
         pattern = (params.get("logGroupNamePattern") or "").lower()
         groups = [
             {
                 "logGroupName": name,
-                "creationTime": int(directory.stat().st_ctime * 1000),
+                "creationTime": int(min(d.stat().st_ctime for d in directories) * 1000),
                 "metricFilterCount": 0,
                 "arn": self._arn(ctx, name) + ":*",
                 "logGroupArn": self._arn(ctx, name),
-                "storedBytes": sum(path.stat().st_size for path in directory.glob("*/*.log")),
+                "storedBytes": sum(p.stat().st_size for d in directories for p in d.glob("*/*.log")),
                 "logGroupClass": "STANDARD",
             }
-            for name, directory in self.files.groups(ctx.account, ctx.region)
+            for name, directories in self.files.groups(ctx.account, ctx.region)
             if name.startswith(prefix) and pattern in name.lower()
         ]
         start = int(_untoken(params["nextToken"])[0]) if params.get("nextToken") else 0
@@ -107,19 +137,6 @@ class LogsProvider:
         return {"logGroups": groups[start:end], "nextToken": following}
 
     def describe_log_streams(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "DescribeLogStreams",
-            params,
-            (
-                "logGroupName",
-                "logGroupIdentifier",
-                "logStreamNamePrefix",
-                "orderBy",
-                "descending",
-                "nextToken",
-                "limit",
-            ),
-        )
         group = self._group_name(params)
         prefix = params.get("logStreamNamePrefix") or ""
         if prefix and params.get("orderBy") == "LastEventTime":
@@ -153,21 +170,6 @@ class LogsProvider:
     # ---- events ------------------------------------------------------------------------------
 
     def get_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "GetLogEvents",
-            params,
-            (
-                "logGroupName",
-                "logGroupIdentifier",
-                "logStreamName",
-                "startTime",
-                "endTime",
-                "nextToken",
-                "limit",
-                "startFromHead",
-                "unmask",
-            ),
-        )
         group = self._group_name(params)
         stream = next((s for s in self._streams(ctx, group) if s.name == params["logStreamName"]), None)
         if stream is None:
@@ -192,22 +194,6 @@ class LogsProvider:
         }
 
     def filter_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "FilterLogEvents",
-            {k: v for k, v in params.items() if not (k == "interleaved" and v)},
-            (
-                "logGroupName",
-                "logGroupIdentifier",
-                "logStreamNames",
-                "logStreamNamePrefix",
-                "startTime",
-                "endTime",
-                "filterPattern",
-                "nextToken",
-                "limit",
-                "unmask",
-            ),
-        )
         if params.get("logStreamNames") and params.get("logStreamNamePrefix"):
             raise InvalidParameterException("logStreamNames and logStreamNamePrefix are mutually exclusive")
         pattern = params.get("filterPattern") or ""
@@ -264,15 +250,15 @@ class LogsProvider:
         return str(name)
 
     def _streams(self, ctx: RequestContext, group: str) -> list[Stream]:
-        directory = self.files.group_dir(ctx.account, ctx.region, group)
-        if directory is None:
+        directories = self.files.group_dirs(ctx.account, ctx.region, group)
+        if directories is None:
             hint = (
                 ""
                 if group.startswith(GROUP_PREFIX)
                 else f" (the local target has {GROUP_PREFIX}<endpoint> only)"
             )
             raise ResourceNotFoundException(f"The specified log group does not exist.{hint}")
-        return self.files.streams(group, directory)
+        return self.files.streams(group, directories)
 
 
 def _in_window(events: list[Event], params: dict[str, Any]) -> list[Event]:

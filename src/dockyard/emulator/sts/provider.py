@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dockyard.emulator.aws.unsupported import refuse_unsupported
 from dockyard.emulator.context import RequestContext
@@ -29,15 +29,24 @@ class AccessDenied(ServiceError):
 
 
 class StsProvider:
-    # The operations the local target implements; every other operation of the model is refused.
-    OPERATIONS: tuple[str, ...] = (
-        "GetCallerIdentity",
-        "AssumeRole",
-        "GetSessionToken",
-    )
+    # Each implemented operation and the input members it honours; any other member is refused, and every
+    # other operation of the model too (a test walks botocore's model against this).
+    HONOURED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "GetCallerIdentity": (),
+        # ExternalId is checked by a role's trust policy; local roles trust every caller.
+        "AssumeRole": ("RoleArn", "RoleSessionName", "DurationSeconds", "ExternalId"),
+        "GetSessionToken": ("DurationSeconds",),
+    }
+    OPERATIONS: ClassVar[tuple[str, ...]] = tuple(HONOURED)
 
-    def __init__(self, state_dir: Path, clock: Callable[[], float] = time.time) -> None:
-        self.credentials = IssuedCredentials(state_dir / "sts.db")
+    def __init__(
+        self,
+        state_dir: Path,
+        clock: Callable[[], float] = time.time,
+        secret: Callable[[], str] | None = None,
+    ) -> None:
+        # ``secret``: the one secret signatures are checked against, if the emulator has one.
+        self.credentials = IssuedCredentials(state_dir / "sts.db", secret)
         self._clock = clock
         self.operations = {
             "GetCallerIdentity": self.get_caller_identity,
@@ -52,6 +61,7 @@ class StsProvider:
                 f"The operation {operation} of AWS Security Token Service is not supported by the local "
                 f"target (dockyard emulator); supported: {', '.join(self.operations)}."
             )
+        refuse_unsupported(operation, params, self.HONOURED[operation], ValidationError)
         return handler(ctx, params)
 
     def get_caller_identity(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -68,12 +78,6 @@ class StsProvider:
         return {"UserId": ctx.account, "Account": ctx.account, "Arn": f"arn:aws:iam::{ctx.account}:root"}
 
     def assume_role(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "AssumeRole",
-            params,
-            ("RoleArn", "RoleSessionName", "DurationSeconds", "ExternalId"),
-            ValidationError,
-        )
         found = _ROLE_ARN.fullmatch(params["RoleArn"])
         if found is None:
             raise ValidationError(f"{params['RoleArn']} is invalid")
@@ -93,7 +97,6 @@ class StsProvider:
         }
 
     def get_session_token(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported("GetSessionToken", params, ("DurationSeconds",), ValidationError)
         arn = f"arn:aws:iam::{ctx.account}:root"
         issued = self.credentials.issue(ctx.account, arn, self._duration(params), self._now())
         return {"Credentials": issued.as_shape()}
