@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -163,3 +164,17 @@ def test_missing_things_have_s3_errors(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as caught:
         s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "absent"})
     assert error(caught)["Code"] == "NoSuchKey"
+
+
+def test_presigned_urls_put_and_get(s3: Any, bucket: str) -> None:
+    """A presigned URL carries its signing scope in X-Amz-Credential: it reaches S3 with no header."""
+    put_url = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": "shared key"}, ExpiresIn=60
+    )
+    assert httpx.put(put_url, content=b"through a presigned URL").status_code == 200
+    get_url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "shared key"}, ExpiresIn=60
+    )
+    answer = httpx.get(get_url)
+    assert answer.status_code == 200
+    assert answer.content == b"through a presigned URL"
