@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -36,6 +36,20 @@ Send = Callable[[Message], Awaitable[None]]
 
 MAX_XML_BODY = 4 * 1024 * 1024  # a CompleteMultipartUpload of 10,000 parts is about 1 MB
 _IP = re.compile(r"\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:]+\]")
+
+
+def for_s3(scope_service: str, headers: Mapping[str, str], query_string: str) -> bool:
+    """Whether a REST request is for S3: signed for ``s3`` (SigV4), or in S3's own ways that carry no
+    SigV4 scope: a SigV2 signature (``Authorization: AWS key:sig``, or the ``AWSAccessKeyId`` and
+    ``Signature`` query parameters of a URL presigned the old way, which boto3 still makes by default),
+    or a bucket in the host name."""
+    if scope_service:
+        return scope_service == "s3"
+    if headers.get("authorization", "").startswith("AWS "):
+        return True
+    if "AWSAccessKeyId=" in query_string and "Signature=" in query_string:
+        return True
+    return virtual_bucket(headers.get("host", "")) is not None
 
 
 def virtual_bucket(host: str) -> str | None:
