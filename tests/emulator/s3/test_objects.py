@@ -187,3 +187,16 @@ def test_presigned_urls_put_and_get(s3_emulator: EmulatorProcess, s3: Any, bucke
     )
     assert "X-Amz-Credential=" in v4_url
     assert httpx.get(v4_url).content == b"through a presigned URL"
+
+
+def test_key_and_metadata_limits(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        s3.put_object(Bucket=bucket, Key="k" * 1025, Body=b"x")
+    assert error(caught)["Code"] == "KeyTooLongError"
+    assert error(caught)["Message"] == "Your key is too long"
+    with pytest.raises(ClientError) as caught:
+        s3.create_multipart_upload(Bucket=bucket, Key="m", Metadata={"big": "v" * 2100})
+    assert error(caught)["Code"] == "MetadataTooLarge"
+    assert error(caught)["Message"] == "Your metadata headers exceed the maximum allowed metadata size"
+    s3.put_object(Bucket=bucket, Key="k" * 1024, Body=b"x", Metadata={"fits": "v" * 2000})
+    assert "Contents" in s3.list_objects_v2(Bucket=bucket)

@@ -118,6 +118,16 @@ class MaxMessageLengthExceeded(S3Error):
     status = 400
 
 
+class KeyTooLongError(S3Error):
+    code = "KeyTooLongError"
+    status = 400
+
+
+class MetadataTooLarge(S3Error):
+    code = "MetadataTooLarge"
+    status = 400
+
+
 class InvalidRequest(S3Error):
     code = "InvalidRequest"
     status = 400

@@ -13,7 +13,7 @@ from dockyard.emulator.s3.errors import NotImplementedOperation
 from dockyard.emulator.s3.ingest import Received
 from dockyard.emulator.s3.listing import Listing
 from dockyard.emulator.s3.multipart import MultipartOperations
-from dockyard.emulator.s3.objects import Content, ObjectOperations
+from dockyard.emulator.s3.objects import Content, ObjectOperations, check_new_object
 from dockyard.emulator.s3.store import S3Store
 
 Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
@@ -85,6 +85,7 @@ class S3Service:
         read: a failing request then costs no disk."""
         if operation == "PutObject":
             self.buckets.existing(ctx, params["Bucket"])
+            check_new_object(params)
         else:
             self.multipart.existing_upload(ctx, params)
 
