@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 import httpx
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, IncompleteReadError, ResponseStreamingError
 
 from tests.emulator_fixtures import EmulatorProcess
 
@@ -200,3 +201,25 @@ def test_key_and_metadata_limits(s3: Any, bucket: str) -> None:
     assert error(caught)["Message"] == "Your metadata headers exceed the maximum allowed metadata size"
     s3.put_object(Bucket=bucket, Key="k" * 1024, Body=b"x", Metadata={"fits": "v" * 2000})
     assert "Contents" in s3.list_objects_v2(Bucket=bucket)
+
+
+def test_a_damaged_blob_is_an_error_never_wrong_bytes(
+    s3_emulator: EmulatorProcess, s3: Any, bucket: str
+) -> None:
+    """Files under the state directory changed behind the emulator's back: a missing one is S3's
+    InternalError; one cut short after the headers went out cuts the response short."""
+    s3.put_object(Bucket=bucket, Key="gone", Body=b"g" * 100)
+    s3.put_object(Bucket=bucket, Key="cut", Body=os.urandom(3 * 1024 * 1024))
+    blobs = sorted((s3_emulator.state_dir / "s3" / "blobs").rglob("*"), key=lambda p: p.stat().st_mtime)
+    cut = [p for p in blobs if p.is_file() and p.stat().st_size == 3 * 1024 * 1024][-1]
+    gone = [p for p in blobs if p.is_file() and p.stat().st_size == 100][-1]
+    gone.unlink()
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="gone")
+    assert error(caught)["Code"] == "InternalError"
+    assert error(caught)["Message"].startswith("We encountered an internal error: ")
+    with cut.open("r+b") as handle:
+        handle.truncate(1024 * 1024 + 10)
+    body = s3.get_object(Bucket=bucket, Key="cut")["Body"]
+    with pytest.raises((ResponseStreamingError, IncompleteReadError)):
+        body.read()

@@ -102,6 +102,8 @@ class S3App:
         except ServiceError as error:
             await self._error(send, error, ctx, method)
             return
+        except _StreamCut:
+            return  # uvicorn closes a connection whose response did not complete
         except Exception as exc:
             log.exception("S3 request %s failed", ctx.request_id)
             await self._error(send, InternalError(f"We encountered an internal error: {exc}"), ctx, method)
@@ -140,19 +142,28 @@ class S3App:
         pieces = self.service.read(content)
         piece = await asyncio.to_thread(_next, pieces)
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        while piece is not None:
-            ahead = asyncio.ensure_future(asyncio.to_thread(_next, pieces))
-            try:
-                await send({"type": "http.response.body", "body": piece, "more_body": True})
-            finally:
-                piece = await ahead
+        try:
+            while piece is not None:
+                ahead = asyncio.ensure_future(asyncio.to_thread(_next, pieces))
+                try:
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+                finally:
+                    piece = await ahead
+        except OSError as exc:
+            # The status is sent: the only way left to say "failed" is to cut the body short.
+            log.error("S3 request %s: reading the object failed mid-stream: %s", ctx.request_id, exc)
+            raise _StreamCut from exc
         await send({"type": "http.response.body", "body": b""})
 
     async def _error(self, send: Send, error: ServiceError, ctx: RequestContext, method: str) -> None:
-        status, headers, body = self.protocol.error_response(
-            error, ctx.request_id, head_only=method == "HEAD"
-        )
-        await _respond(send, status, headers, body, head=method == "HEAD" or status == 304)
+        # A HEAD's error, and a 304, have no body (as S3 answers them).
+        bodiless = method == "HEAD" or error.status == 304
+        status, headers, body = self.protocol.error_response(error, ctx.request_id, head_only=bodiless)
+        await _respond(send, status, headers, body, head=bodiless)
+
+
+class _StreamCut(Exception):
+    """A GetObject body that failed after its headers were sent."""
 
 
 def _next(pieces: Iterator[bytes]) -> bytes | None:
