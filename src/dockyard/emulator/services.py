@@ -14,7 +14,7 @@ from typing import Any
 from dockyard.containers.engine import connect
 from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.query_protocol import QueryProtocol
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.ecr.engine_images import EngineImages
 from dockyard.emulator.ecr.errors import InvalidParameterException
 from dockyard.emulator.ecr.provider import EcrProvider
@@ -22,11 +22,12 @@ from dockyard.emulator.iam.provider import IamProvider
 from dockyard.emulator.logs.provider import InvalidParameterException as LogsInvalidParameter
 from dockyard.emulator.logs.provider import LogsProvider
 from dockyard.emulator.routing import ECR_TARGET, LOGS_TARGET
+from dockyard.emulator.security.credentials import local_credentials
 from dockyard.emulator.settings import EmulatorSettings
 from dockyard.emulator.sts.provider import StsProvider
 
 # An operation of a JSON or query service: (who, operation, params) -> result keyed as the output shape.
-Handler = Callable[[RequestContext, str, dict[str, Any]], Mapping[str, Any]]
+Handler = Callable[[Caller, str, dict[str, Any]], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ class AwsServices:
     def build(cls, settings: EmulatorSettings) -> AwsServices:
         ecr = EcrProvider(settings.state_dir, EngineImages(connect))
         logs = LogsProvider(settings.state_dir)
-        sts = StsProvider(settings.state_dir)
+        # Signatures are checked against the emulator's one secret, so the credentials STS issues carry it.
+        secret = local_credentials(settings.state_dir, create=True).secret_access_key
+        sts = StsProvider(settings.state_dir, secret=lambda: secret)
         iam = IamProvider()
         return cls(
             ecr,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ServiceError
 from dockyard.emulator.logs.provider import LogsProvider
 from dockyard.emulator.logs.streams import line_time
 
 GROUP = "/aws/sagemaker/Endpoints/ep"
-CTX = RequestContext("123456789012", "us-east-1", "req")
+CTX = Caller("123456789012", "us-east-1", "req")
 T0 = 1_796_221_564.0
 
 

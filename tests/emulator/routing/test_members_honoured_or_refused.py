@@ -11,7 +11,7 @@ import pytest
 
 from dockyard.containers.engine import connect
 from dockyard.emulator.aws.service_models import service_model
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.ecr.engine_images import EngineImages
 from dockyard.emulator.ecr.provider import EcrProvider
 from dockyard.emulator.errors import ServiceError
@@ -20,7 +20,7 @@ from dockyard.emulator.logs.provider import LogsProvider
 from dockyard.emulator.sts.provider import StsProvider
 from tests.emulator.aws.examples import example
 
-CTX = RequestContext("123456789012", "us-east-1", "req")
+CTX = Caller("123456789012", "us-east-1", "req")
 PROVIDERS: dict[str, Any] = {"ecr": EcrProvider, "logs": LogsProvider, "sts": StsProvider, "iam": IamProvider}
 CASES = [(service, operation) for service, kind in PROVIDERS.items() for operation in kind.HONOURED]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from dockyard.emulator.aws.unsupported import refuse_unsupported
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.ecr.engine_images import EngineImage, EngineImages
 from dockyard.emulator.ecr.errors import (
     ImageNotFoundException,
@@ -30,7 +30,7 @@ from dockyard.emulator.ecr.repositories import Repositories, Repository
 from dockyard.emulator.ecr.uris import parse_arn, registry_host
 from dockyard.errors import DockyardError
 
-Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+Operation = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 TOKEN_LIFETIME = dt.timedelta(hours=12)  # ECR's authorization tokens last 12 hours
 # The settings every local repository has: CreateRepository honours them and refuses other values.
 _SETTINGS: dict[str, Any] = {
@@ -99,7 +99,7 @@ class EcrProvider:
             "ListTagsForResource": self.list_tags_for_resource,
         }
 
-    def handle(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, ctx: Caller, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = self.operations.get(operation)
         if handler is None:
             raise InvalidParameterException(
@@ -120,7 +120,7 @@ class EcrProvider:
 
     # ---- repositories ------------------------------------------------------------------------
 
-    def create_repository(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def create_repository(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         settings = {k: v for k, v in params.items() if k in _SETTINGS and v != _SETTINGS[k]}
         refuse_unsupported("CreateRepository", settings, (), InvalidParameterException)
         registry = self._registry(ctx, params)
@@ -134,7 +134,7 @@ class EcrProvider:
             )
         return {"repository": repository.as_shape()}
 
-    def describe_repositories(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def describe_repositories(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         registry = self._registry(ctx, params)
         names = params.get("repositoryNames")
         if names:
@@ -147,7 +147,7 @@ class EcrProvider:
         page, following = _page(self.repositories.list(registry, ctx.region), params, default=1000)
         return {"repositories": [r.as_shape() for r in page], "nextToken": following}
 
-    def delete_repository(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def delete_repository(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         registry = self._registry(ctx, params)
         repository = self._repository(ctx, registry, params["repositoryName"])
         images = self.images.list(repository.uri)
@@ -164,7 +164,7 @@ class EcrProvider:
 
     # ---- images ------------------------------------------------------------------------------
 
-    def describe_images(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def describe_images(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         registry = self._registry(ctx, params)
         repository = self._repository(ctx, registry, params["repositoryName"])
         images = self._filtered(self.images.list(repository.uri), params)
@@ -185,7 +185,7 @@ class EcrProvider:
         page, following = _page(images, params)
         return {"imageDetails": [_detail(repository, image) for image in page], "nextToken": following}
 
-    def list_images(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def list_images(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         registry = self._registry(ctx, params)
         repository = self._repository(ctx, registry, params["repositoryName"])
         ids = [
@@ -196,7 +196,7 @@ class EcrProvider:
         page, following = _page(ids, params)
         return {"imageIds": page, "nextToken": following}
 
-    def batch_delete_image(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def batch_delete_image(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         registry = self._registry(ctx, params)
         repository = self._repository(ctx, registry, params["repositoryName"])
         images = self.images.list(repository.uri)
@@ -221,7 +221,7 @@ class EcrProvider:
 
     # ---- authorization -----------------------------------------------------------------------
 
-    def get_authorization_token(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def get_authorization_token(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         """``AWS:<password>`` base64-encoded, as ECR answers. The local target needs no login (its images
         are in the local engine and the local registry takes no credentials), so any client that logs in
         with it proceeds; the password is random and checked by nothing."""
@@ -241,36 +241,36 @@ class EcrProvider:
 
     # ---- tags --------------------------------------------------------------------------------
 
-    def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def tag_resource(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         repository = self._by_arn(ctx, params["resourceArn"])
         tags = dict(repository.tags)
         tags.update({tag["Key"]: tag["Value"] for tag in params["tags"]})
         self.repositories.set_tags(repository, tags)
         return {}
 
-    def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def untag_resource(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         repository = self._by_arn(ctx, params["resourceArn"])
         tags = {k: v for k, v in repository.tags.items() if k not in set(params["tagKeys"])}
         self.repositories.set_tags(repository, tags)
         return {}
 
-    def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def list_tags_for_resource(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         repository = self._by_arn(ctx, params["resourceArn"])
         return {"tags": [{"Key": k, "Value": v} for k, v in repository.tags.items()]}
 
     # ---- helpers -----------------------------------------------------------------------------
 
     @staticmethod
-    def _registry(ctx: RequestContext, params: dict[str, Any]) -> str:
+    def _registry(ctx: Caller, params: dict[str, Any]) -> str:
         return str(params.get("registryId") or ctx.account)
 
-    def _repository(self, ctx: RequestContext, registry: str, name: str) -> Repository:
+    def _repository(self, ctx: Caller, registry: str, name: str) -> Repository:
         found = self.repositories.get(registry, ctx.region, name)
         if found is None:
             raise repository_not_found(name, registry)
         return found
 
-    def _by_arn(self, ctx: RequestContext, arn: str) -> Repository:
+    def _by_arn(self, ctx: Caller, arn: str) -> Repository:
         parts = parse_arn(arn)
         if parts is None:
             raise InvalidParameterException(

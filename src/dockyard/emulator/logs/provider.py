@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 import orjson
 
 from dockyard.emulator.aws.unsupported import refuse_unsupported
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ServiceError
 from dockyard.emulator.logs.streams import GROUP_PREFIX, Event, FilterPattern, LogFiles, Stream
 
-Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+Operation = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 DEFAULT_EVENTS = 10_000  # FilterLogEvents' and GetLogEvents' default page (1 MB cap not modelled)
 
 
@@ -99,7 +99,7 @@ class LogsProvider:
             "FilterLogEvents": self.filter_log_events,
         }
 
-    def handle(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, ctx: Caller, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = self.operations.get(operation)
         if handler is None:
             raise InvalidParameterException(
@@ -115,7 +115,7 @@ class LogsProvider:
 
     # ---- groups and streams ------------------------------------------------------------------
 
-    def describe_log_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def describe_log_groups(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         prefix = params.get("logGroupNamePrefix") or ""
         pattern = (params.get("logGroupNamePattern") or "").lower()
         groups = [
@@ -136,7 +136,7 @@ class LogsProvider:
         following = _token([end]) if end < len(groups) else None
         return {"logGroups": groups[start:end], "nextToken": following}
 
-    def describe_log_streams(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def describe_log_streams(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         group = self._group_name(params)
         prefix = params.get("logStreamNamePrefix") or ""
         if prefix and params.get("orderBy") == "LastEventTime":
@@ -169,7 +169,7 @@ class LogsProvider:
 
     # ---- events ------------------------------------------------------------------------------
 
-    def get_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def get_log_events(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         group = self._group_name(params)
         stream = next((s for s in self._streams(ctx, group) if s.name == params["logStreamName"]), None)
         if stream is None:
@@ -193,7 +193,7 @@ class LogsProvider:
             "nextBackwardToken": _token(["b", start]),
         }
 
-    def filter_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def filter_log_events(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("logStreamNames") and params.get("logStreamNamePrefix"):
             raise InvalidParameterException("logStreamNames and logStreamNamePrefix are mutually exclusive")
         pattern = params.get("filterPattern") or ""
@@ -232,7 +232,7 @@ class LogsProvider:
     # ---- helpers -----------------------------------------------------------------------------
 
     @staticmethod
-    def _arn(ctx: RequestContext, group: str) -> str:
+    def _arn(ctx: Caller, group: str) -> str:
         return f"arn:aws:logs:{ctx.region}:{ctx.account}:log-group:{group}"
 
     @staticmethod
@@ -249,7 +249,7 @@ class LogsProvider:
             raise InvalidParameterException("Either logGroupName or logGroupIdentifier must be specified")
         return str(name)
 
-    def _streams(self, ctx: RequestContext, group: str) -> list[Stream]:
+    def _streams(self, ctx: Caller, group: str) -> list[Stream]:
         directories = self.files.group_dirs(ctx.account, ctx.region, group)
         if directories is None:
             hint = (

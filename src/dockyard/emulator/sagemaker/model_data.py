@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from dockyard.archive import unpack
 from dockyard.emulator.s3.errors import S3Error
 from dockyard.emulator.s3.local_objects import LocalObjects
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
+from dockyard.emulator.security.paths import PathNotAllowed, checked_host_path, copy_checked_tree
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
@@ -57,12 +57,15 @@ def extract_failed(url: str, detail: str) -> ModelDataError:
     )
 
 
-class ModelData:
+class ModelDataCache:
     """Turns a :class:`ContainerSpec`'s model data into a local directory (thread-safe)."""
 
-    def __init__(self, state_dir: Path, s3_endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, s3_endpoint_url: str | None = None, roots: tuple[Path, ...] = ()
+    ) -> None:
         self.state_dir = state_dir
         self.models = state_dir / "models"
+        self.roots = (state_dir, *roots)  # where file:// model data may be read from
         self.downloads = state_dir / "downloads"
         self.s3_endpoint_url = s3_endpoint_url
         self._lock = threading.Lock()  # one unpack into models/ at a time
@@ -103,7 +106,7 @@ class ModelData:
         digest = hashlib.sha256()
         with destination.open("wb") as out:
             if parsed.scheme == "file":
-                source = Path(unquote(parsed.path))
+                source = self._host_path(url, parsed.path)
                 if not source.is_file():
                     raise download_failed(url, f"{source} is not a file on this machine")
                 with source.open("rb") as handle:
@@ -118,6 +121,14 @@ class ModelData:
                 raise download_failed(url, "the local target reads s3:// and file:// URLs only")
         return digest.hexdigest()
 
+    def _host_path(self, url: str, path: str) -> Path:
+        """The file:// URL's path, resolved, when it lies under an allowed root (else the download's
+        FailureReason says which setting allows it)."""
+        try:
+            return checked_host_path(Path(unquote(path)), self.roots)
+        except PathNotAllowed as refused:
+            raise download_failed(url, refused.message) from None
+
     # ---- an uncompressed prefix ----------------------------------------------------------------
 
     def _prefix(self, url: str, region: str) -> Path:
@@ -126,10 +137,13 @@ class ModelData:
         with tempfile.TemporaryDirectory(dir=self.downloads) as tmp:
             tree = Path(tmp) / "model"
             if parsed.scheme == "file":
-                source = Path(unquote(parsed.path))
+                source = self._host_path(url, parsed.path)
                 if not source.is_dir():
                     raise download_failed(url, f"{source} is not a directory on this machine")
-                shutil.copytree(source, tree, symlinks=False)
+                try:
+                    copy_checked_tree(source, tree, self.roots)
+                except PathNotAllowed as refused:
+                    raise download_failed(url, refused.message) from None
             elif parsed.scheme == "s3":
                 self._copy_prefix(url, parsed.netloc, parsed.path.lstrip("/"), tree, region)
             else:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from dockyard.emulator.aws.unsupported import refuse_unsupported
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ServiceError, ValidationError
 from dockyard.emulator.iam.provider import role_id
 from dockyard.emulator.sts.credentials import IssuedCredentials
@@ -54,7 +54,7 @@ class StsProvider:
             "GetSessionToken": self.get_session_token,
         }
 
-    def handle(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, ctx: Caller, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = self.operations.get(operation)
         if handler is None:
             raise ValidationError(
@@ -64,7 +64,7 @@ class StsProvider:
         refuse_unsupported(operation, params, self.HONOURED[operation], ValidationError)
         return handler(ctx, params)
 
-    def get_caller_identity(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def get_caller_identity(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         issued = self.credentials.find(ctx.access_key) if ctx.access_key else None
         if issued is not None:
             role_name, _, session = issued.arn.rpartition(":assumed-role/")[2].partition("/")
@@ -77,7 +77,7 @@ class StsProvider:
             return {"UserId": issued.account, "Account": issued.account, "Arn": issued.arn}
         return {"UserId": ctx.account, "Account": ctx.account, "Arn": f"arn:aws:iam::{ctx.account}:root"}
 
-    def assume_role(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def assume_role(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = _ROLE_ARN.fullmatch(params["RoleArn"])
         if found is None:
             raise ValidationError(f"{params['RoleArn']} is invalid")
@@ -96,7 +96,7 @@ class StsProvider:
             "PackedPolicySize": 0,
         }
 
-    def get_session_token(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def get_session_token(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         arn = f"arn:aws:iam::{ctx.account}:root"
         issued = self.credentials.issue(ctx.account, arn, self._duration(params), self._now())
         return {"Credentials": issued.as_shape()}
