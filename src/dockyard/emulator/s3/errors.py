@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockyard.emulator.aws.rest_xml import MalformedInput, MalformedXML
+from dockyard.emulator.aws.xml_values import MalformedInput, MalformedXML
 from dockyard.emulator.errors import ServiceError
 
 __all__ = ["MalformedInput", "MalformedXML"]
