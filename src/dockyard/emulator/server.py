@@ -98,6 +98,7 @@ class EmulatorApp:
         self.control = JsonProtocol("sagemaker")
         self.runtime_protocol = RestJsonProtocol("sagemaker-runtime")
         self._started = False
+        self._console: Any = None  # the web console's ASGI app, made on its first request
 
     # ---- ASGI entry --------------------------------------------------------------------------
 
@@ -108,6 +109,9 @@ class EmulatorApp:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
+        if path == "/console" or path.startswith("/console/"):
+            await self._console_app()(scope, receive, send)
+            return
         method: str = scope["method"]
         headers = _headers(scope)
         request_id = f"{_ID_PREFIX}{next(_ids):012x}"
@@ -157,6 +161,13 @@ class EmulatorApp:
             "account": self.settings.account,
             "ready": self._started,
         }
+
+    def _console_app(self) -> Any:
+        if self._console is None:
+            from dockyard.emulator.console.app import ConsoleApp
+
+            self._console = ConsoleApp(self.settings, lambda: self._parts)
+        return self._console
 
     @property
     def _parts(self) -> Components:

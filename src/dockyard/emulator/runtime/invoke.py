@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.emulator.context import RequestContext
 from dockyard.emulator.errors import ModelError, ModelStreamError, ServiceUnavailable, ValidationError
+from dockyard.emulator.runtime.metrics import EndpointMetrics
 from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError
 from dockyard.emulator.runtime.router import EndpointRoute, Instance, VariantRoute
 
@@ -68,6 +69,7 @@ class Runtime:
         self.endpoint_status = endpoint_status
         self.invocation_timeout = invocation_timeout
         self.ready_wait = ready_wait
+        self.metrics = EndpointMetrics()
         self._pool: Pool | None = None
 
     @property
@@ -92,6 +94,7 @@ class Runtime:
         for attempt in range(ATTEMPTS):
             variant, instance = await self._choose(route, name, params.get("TargetVariant"))
             instance.outstanding += 1
+            started = time.perf_counter()
             try:
                 async with asyncio.timeout(self.invocation_timeout):
                     response = await self.pool.post(instance.origin, INVOCATIONS, headers, body)
@@ -102,11 +105,14 @@ class Runtime:
                 route = self.router.get(name) or route
                 continue
             except TimeoutError:
+                self.metrics.record(name, 0, None)
                 raise _model_error(ctx, name, None, TIMEOUT_MESSAGE) from None
             except Broken as exc:
+                self.metrics.record(name, 0, None)
                 raise _model_error(ctx, name, None, _broken(exc)) from None
             finally:
                 instance.outstanding -= 1
+            self.metrics.record(name, response.status, time.perf_counter() - started)
             if not 200 <= response.status < 300:
                 text = response.body.decode("utf-8", "replace")
                 raise _model_error(ctx, name, response.status, text)
@@ -123,6 +129,7 @@ class Runtime:
         for attempt in range(ATTEMPTS):
             variant, instance = await self._choose(route, name, params.get("TargetVariant"))
             instance.outstanding += 1
+            started = time.perf_counter()
             try:
                 async with asyncio.timeout(self.invocation_timeout):
                     response, chunks = await self.pool.stream(instance.origin, INVOCATIONS, headers, body)
@@ -146,7 +153,10 @@ class Runtime:
                     text = ""
                 finally:
                     instance.outstanding -= 1
+                self.metrics.record(name, response.status, time.perf_counter() - started)
                 raise _model_error(ctx, name, response.status, text)
+            # A stream's latency is its time to the first byte, as for ModelLatency of a streamed answer.
+            self.metrics.record(name, response.status, time.perf_counter() - started)
             head = _output(response.headers, variant.name, {})
             return head, self._relay(chunks, instance)
         raise AssertionError("unreachable")

@@ -1,0 +1,142 @@
+"""The console's way into the control plane: the very path an API request takes, minus HTTP and SigV4.
+
+Parameters are encoded to the JSON 1.1 body boto3 would send and parsed back by the API's own protocol
+(so botocore's input shape decodes and validates them, with SageMaker's wording), handled by the
+provider, and the result serialized through the output shape and decoded: the console sees exactly
+what a boto3 caller sees. Invocations go through the runtime protocol's parser and the runtime itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from dockyard.emulator.aws.json_protocol import JsonProtocol
+from dockyard.emulator.aws.rest_json import RestJsonProtocol
+from dockyard.emulator.context import RequestContext
+from dockyard.emulator.errors import ServiceError
+
+if TYPE_CHECKING:
+    from dockyard.emulator.server import Components
+
+_ID_PREFIX = str(uuid.uuid4())[:24]
+_ids = itertools.count(1)
+# One failure in a ValidationException message: "Value '…' at 'path' failed to satisfy constraint: …".
+_AT = re.compile(r"(?:^|; )(?=Value .*? at '([^']+)' failed to satisfy constraint: )")
+_COUNT = re.compile(r"^\d+ validation errors? detected: ")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    status: int
+    latency_ms: float
+    body: bytes
+    content_type: str
+    variant: str
+    custom_attributes: str
+    error_code: str = ""
+    error_message: str = ""
+    error_fields: dict[str, Any] | None = None
+
+
+class Control:
+    def __init__(self, components: Callable[[], Components], account: str) -> None:
+        self._components = components
+        self.account = account
+        self.wire = JsonProtocol("sagemaker")
+        self.runtime_wire = RestJsonProtocol("sagemaker-runtime")
+
+    def context(self, region: str) -> RequestContext:
+        return RequestContext(self.account, region, f"{_ID_PREFIX}{next(_ids):012x}")
+
+    @property
+    def components(self) -> Components:
+        return self._components()
+
+    async def call(self, region: str, operation: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``operation`` as the API runs it; raises the API's ServiceError."""
+        return await asyncio.to_thread(self.call_sync, region, operation, params or {})
+
+    def call_sync(self, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        body = orjson.dumps(params, default=_json_default)
+        name, parsed = self.wire.parse(f"{self.wire.target_prefix}.{operation}", body)
+        result = self.components.provider.handle(self.context(region), name, parsed)
+        decoded: dict[str, Any] = orjson.loads(self.wire.serialize(name, result))
+        return decoded
+
+    async def list_all(
+        self, region: str, operation: str, key: str, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every page of a List operation (the console shows whole lists; 100 per call)."""
+        items: list[dict[str, Any]] = []
+        request = {**(params or {}), "MaxResults": 100}
+        while True:
+            page = await self.call(region, operation, request)
+            items.extend(page.get(key, []))
+            token = page.get("NextToken")
+            if not token:
+                return items
+            request = {**request, "NextToken": token}
+
+    async def invoke(
+        self,
+        region: str,
+        endpoint: str,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> Invocation:
+        """InvokeEndpoint through the runtime protocol and the runtime; an error is returned, shaped as
+        SageMaker's runtime answers it, not raised."""
+        ctx = self.context(region)
+        started = time.perf_counter()
+        try:
+            params = self.runtime_wire.parse(
+                "InvokeEndpoint", {"EndpointName": endpoint}, {k.lower(): v for k, v in headers.items()}, body
+            )
+            result = await self.components.runtime.invoke(ctx, params)
+        except ServiceError as error:
+            elapsed = (time.perf_counter() - started) * 1000.0
+            return Invocation(
+                error.status, elapsed, b"", "", "", "", error.code, error.message, dict(error.fields)
+            )
+        elapsed = (time.perf_counter() - started) * 1000.0
+        return Invocation(
+            200,
+            elapsed,
+            bytes(result.get("Body") or b""),
+            str(result.get("ContentType") or ""),
+            str(result.get("InvokedProductionVariant") or ""),
+            str(result.get("CustomAttributes") or ""),
+        )
+
+
+def field_errors(message: str) -> list[tuple[str, str]]:
+    """(path, text) of each failure in a ValidationException message; ("", message) when it is not the
+    shape validator's list (a rule of the provider, such as a name already taken)."""
+    body = _COUNT.sub("", message, count=1)
+    if body == message:
+        return [("", message)]
+    starts = list(_AT.finditer(body))
+    if not starts:
+        return [("", message)]
+    found = []
+    for index, match in enumerate(starts):
+        begin = match.end()
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(body)
+        found.append((match.group(1), body[begin:end]))
+    return found
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"cannot encode {type(value).__name__}")
