@@ -46,8 +46,9 @@ def console_emulator(tmp_path_factory: pytest.TempPathFactory, moto_server: str)
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=20_000)  # a page's live update, on a machine busy starting containers
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/browser.sh (apt chromium)", pytrace=False)
     with sync_playwright() as playwright:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from dockyard.cli.common import console, err_console, reports_errors
+from dockyard.cli.web_console import console_url
 
 emulator_app = typer.Typer(
     name="emulator",
@@ -51,12 +52,14 @@ def up(
     if detach:
         running = start_detached(settings)
         console.print(f"emulator running at {running.url} (pid {running.pid}, state {running.state_dir})")
+        console.print(f"web console: {console_url(running.url)}", highlight=False)
         console.print(
             f"use it from boto3 with endpoint_url={running.url!r}; stop it with `dockyard emulator down`",
             highlight=False,
         )
         return
     err_console.print(f"emulator listening on {settings.url} (state {settings.state_dir}); Ctrl-C stops it")
+    err_console.print(f"web console: {console_url(settings.url)}", highlight=False)
     run_foreground(settings)
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 _ID_PREFIX = str(uuid.uuid4())[:24]
 _ids = itertools.count(1)
 # One failure in a ValidationException message: "Value '…' at 'path' failed to satisfy constraint: …".
-_AT = re.compile(r"(?:^|; )(?=Value .*? at '([^']+)' failed to satisfy constraint: )")
+_FAILURE = re.compile(r"Value .* at '([^']+)' failed to satisfy constraint: .+", re.DOTALL)
 _COUNT = re.compile(r"^\d+ validation errors? detected: ")
 
 
@@ -125,14 +125,18 @@ def field_errors(message: str) -> list[tuple[str, str]]:
     body = _COUNT.sub("", message, count=1)
     if body == message:
         return [("", message)]
-    starts = list(_AT.finditer(body))
-    if not starts:
+    # Failures are joined with "; ", which a quoted value may contain too: pieces are put back together
+    # until they read as one whole failure.
+    found: list[tuple[str, str]] = []
+    current = ""
+    for piece in body.split("; "):
+        current = f"{current}; {piece}" if current else piece
+        matched = _FAILURE.fullmatch(current)
+        if matched is not None:
+            found.append((matched.group(1), current))
+            current = ""
+    if current or not found:
         return [("", message)]
-    found = []
-    for index, match in enumerate(starts):
-        begin = match.end()
-        end = starts[index + 1].start() if index + 1 < len(starts) else len(body)
-        found.append((match.group(1), body[begin:end]))
     return found
 
 

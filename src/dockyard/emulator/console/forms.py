@@ -52,9 +52,9 @@ class FormErrors:
         for path, message in field_errors(error.message):
             target = _field_for(path, mapping)
             if target is None:
-                errors.general.append(message if not path else f"{path}: {message}")
+                errors.general.append(message)
             else:
-                errors.fields.setdefault(target, []).append(_readable(path, message))
+                errors.fields.setdefault(target, []).append(message)
         return errors
 
 
@@ -64,11 +64,6 @@ def _field_for(path: str, mapping: dict[str, str]) -> str | None:
         if (path == prefix or path.startswith(prefix + ".")) and len(prefix) > len(best):
             best = prefix
     return mapping[best] if best else None
-
-
-def _readable(path: str, message: str) -> str:
-    """The validator's text for one failure, with its path (SageMaker's own words, kept whole)."""
-    return f"Value at '{path}' {message}" if message.startswith("Member") else message
 
 
 def pairs(request: Request, key_field: str, value_field: str) -> list[tuple[str, str]]:
