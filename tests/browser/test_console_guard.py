@@ -132,25 +132,35 @@ def test_the_vendored_libraries_are_served(client: httpx.Client) -> None:
         assert answer.headers["content-type"].startswith("text/javascript")
 
 
-def test_an_upload_with_a_bad_name_is_refused(client: httpx.Client, console_emulator: EmulatorProcess) -> None:
+def test_an_upload_with_a_bad_name_is_refused(
+    client: httpx.Client, console_emulator: EmulatorProcess
+) -> None:
     token = token_of(client)
     headers = {"X-CSRF-Token": token}
-    answer = client.put("/console/artifacts/.hidden%20name.tar.gz", content=gzip.compress(b"x"), headers=headers)
+    answer = client.put(
+        "/console/artifacts/.hidden%20name.tar.gz", content=gzip.compress(b"x"), headers=headers
+    )
     assert answer.status_code == 400
     assert "The file name '.hidden name.tar.gz' is not accepted: use letters, digits" in answer.text
-    answer = client.put("/console/artifacts/..%2F..%2Fevil.tar.gz", content=gzip.compress(b"x"), headers=headers)
+    answer = client.put(
+        "/console/artifacts/..%2F..%2Fevil.tar.gz", content=gzip.compress(b"x"), headers=headers
+    )
     assert answer.status_code == 404  # a name is one path segment: this is no upload route at all
     assert not list(console_emulator.state_dir.parent.rglob("evil.tar.gz"))
 
 
 def test_an_upload_that_is_not_gzip_is_refused(client: httpx.Client) -> None:
     token = token_of(client)
-    answer = client.put("/console/artifacts/model.tar.gz", content=b"plain text", headers={"X-CSRF-Token": token})
+    answer = client.put(
+        "/console/artifacts/model.tar.gz", content=b"plain text", headers={"X-CSRF-Token": token}
+    )
     assert answer.status_code == 400
     assert "model.tar.gz is not a gzip file" in answer.text
 
 
-def test_an_upload_lands_in_the_state_directory(client: httpx.Client, console_emulator: EmulatorProcess) -> None:
+def test_an_upload_lands_in_the_state_directory(
+    client: httpx.Client, console_emulator: EmulatorProcess
+) -> None:
     token = token_of(client)
     body = gzip.compress(b"not really a tar, but gzip")
     answer = client.put("/console/artifacts/guard-test.tar.gz", content=body, headers={"X-CSRF-Token": token})
