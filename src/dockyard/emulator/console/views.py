@@ -55,6 +55,8 @@ class Views:
             csrf_token=self.guard.token_for(request.csrf_cookie),
             region=self.region(request),
             account=self.control.account,
+            # The guard has checked the Host header: it names this emulator.
+            origin=f"http://{request.headers.get('host', '127.0.0.1')}",
             **context,
         )
         response = html(body, status)

@@ -80,6 +80,8 @@ def _read_new(
         if not resolved.is_relative_to(root):  # a link out of the logs folder is never followed
             continue
         key = f"{path.parent.name}/{path.stem}"
+        # "AllTraffic/dockyard-ep-my-endpoint-AllTraffic-1a2b3c" is shown as "AllTraffic·1a2b3c".
+        label = f"{path.parent.name}·{path.stem.rsplit('-', 1)[-1]}"
         try:
             size = resolved.stat().st_size
         except OSError:
@@ -99,7 +101,7 @@ def _read_new(
         after[key] = start + complete
         for raw in chunk[:complete].splitlines():
             line = raw.decode("utf-8", "replace")
-            lines.append({"source": key, "line": line[:MAX_LINE]})
+            lines.append({"source": key, "label": label, "line": line[:MAX_LINE]})
     return lines, after
 
 

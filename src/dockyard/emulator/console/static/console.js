@@ -30,8 +30,9 @@
     }
   });
 
-  // Switching the content type swaps the sample body, unless the user wrote their own.
-  document.addEventListener("change", (event) => {
+  // Switching the content type swaps the sample body, unless the user wrote their own. On "input", not
+  // "change": a change fires when the field loses focus, which is when the user starts on the body.
+  document.addEventListener("input", (event) => {
     const input = event.target.closest("input[data-samples]");
     if (!input) return;
     const body = document.getElementById("invoke-body");
@@ -106,7 +107,8 @@
             line.className = "log-line";
             const source = document.createElement("span");
             source.className = "log-source";
-            source.textContent = item.source;
+            source.textContent = item.label;
+            source.title = item.source;
             const text = document.createElement("span");
             text.textContent = item.line;
             line.append(source, text);
