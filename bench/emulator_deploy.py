@@ -182,7 +182,12 @@ def emulator(args: argparse.Namespace, scratch: Path, log_dir: Path, s3_url: str
     from dockyard.emulator.settings import EmulatorSettings
 
     state_dir = scratch / "emulator"
-    settings = EmulatorSettings(port=free_port(random.Random()), state_dir=state_dir, s3_endpoint_url=s3_url)
+    settings = EmulatorSettings(
+        port=free_port(random.Random()),
+        state_dir=state_dir,
+        s3_endpoint_url=s3_url,
+        allow_paths=(scratch,),  # the file:// model archives are written there
+    )
     try:
         yield start_detached(settings).url
     finally:
@@ -268,6 +273,17 @@ def dockyard_run(clients: tuple[Any, Any], work: Workload, name: str, model_data
     return result
 
 
+def emulator_credentials(url: str) -> dict[str, str]:
+    """The credentials the emulator at ``url`` checks signatures against (from its state directory)."""
+    from dockyard.lifecycle.target import emulator_credentials
+
+    credentials = emulator_credentials(url)
+    return {
+        "aws_access_key_id": credentials.access_key_id,
+        "aws_secret_access_key": credentials.secret_access_key,
+    }
+
+
 def bench_dockyard(args: argparse.Namespace, work: Workload, scratch: Path, log_dir: Path) -> list[Row]:
     cold, warm = Row("cold", "dockyard cold"), Row("warm", "dockyard warm")
     try:
@@ -277,9 +293,10 @@ def bench_dockyard(args: argparse.Namespace, work: Workload, scratch: Path, log_
             plan = [(cold, url) for url in urls] + [(warm, urls[-1]) for _ in range(args.runs)]
             url = stack.enter_context(emulator(args, scratch, log_dir, s3_url))
             print(f"dockyard emulator at {url}, model data {urls[-1]}", flush=True)
+            signing = {**CLIENT_OPTIONS, **emulator_credentials(url)}
             clients = (
-                boto3.client("sagemaker", endpoint_url=url, **CLIENT_OPTIONS),
-                boto3.client("sagemaker-runtime", endpoint_url=url, **CLIENT_OPTIONS),
+                boto3.client("sagemaker", endpoint_url=url, **signing),
+                boto3.client("sagemaker-runtime", endpoint_url=url, **signing),
             )
             for index, (row, model_data_url) in enumerate(plan, start=1):
                 busy = wait_for_quiet(args.quiet_wait)

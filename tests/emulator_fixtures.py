@@ -4,6 +4,8 @@
   S3 resolved through the session's moto server; restartable (the restart test needs the same state).
   At the end of the session every container it started is removed.
 - ``sagemaker_client`` / ``runtime_client``: unmodified boto3 clients with ``endpoint_url`` = the emulator.
+  The emulator is started with ``FAKE_KEY`` as its secret, so ``client()`` (any service) and
+  ``signed_request()`` (raw HTTP) sign as it requires.
 """
 
 from __future__ import annotations
@@ -21,16 +23,24 @@ import httpx
 import pytest
 from botocore.config import Config
 
+from dockyard.emulator.security.credentials import SECRET_ENV
 from tests.aws_fixtures import FAKE_KEY, REGION, _free_port
 
 
 class EmulatorProcess:
-    def __init__(self, state_dir: Path, s3_endpoint_url: str) -> None:
+    def __init__(self, state_dir: Path, s3_endpoint_url: str, allow_paths: tuple[Path, ...] = ()) -> None:
         self.state_dir = state_dir
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = state_dir.parent / "emulator-test.log"
-        self.env = {**os.environ, "DOCKYARD_S3_ENDPOINT_URL": s3_endpoint_url, "PYTHONUNBUFFERED": "1"}
+        # The emulator checks SigV4 signatures against this secret; every client here signs with it.
+        self.env = {
+            **os.environ,
+            "DOCKYARD_S3_ENDPOINT_URL": s3_endpoint_url,
+            "PYTHONUNBUFFERED": "1",
+            SECRET_ENV: FAKE_KEY,
+        }
+        self.allow_paths = allow_paths
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -43,6 +53,8 @@ class EmulatorProcess:
             "--state-dir",
             str(self.state_dir),
         ]
+        for path in self.allow_paths:
+            command += ["--allow-path", str(path)]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + 60
@@ -75,6 +87,26 @@ class EmulatorProcess:
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
+    def signed_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        service: str = "sagemaker",
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        region: str = REGION,
+    ) -> httpx.Response:
+        """A raw HTTP request signed as botocore signs (SigV4 with the emulator's secret)."""
+        from botocore.auth import S3SigV4Auth, SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        request = AWSRequest(method, self.url + path, data=body, headers=headers or {})
+        signer = S3SigV4Auth if service == "s3" else SigV4Auth
+        signer(Credentials(FAKE_KEY, FAKE_KEY), service, region).add_auth(request)
+        return httpx.request(method, self.url + path, headers=dict(request.headers.items()), content=body)
+
     def client(self, service: str, **config: Any) -> Any:
         return boto3.client(
             service,
@@ -89,7 +121,8 @@ class EmulatorProcess:
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterator[EmulatorProcess]:
     state_dir = tmp_path_factory.mktemp("emulator") / "state"
-    process = EmulatorProcess(state_dir, moto_server)
+    # The tests write their file:// model archives under pytest's temporary root.
+    process = EmulatorProcess(state_dir, moto_server, allow_paths=(tmp_path_factory.getbasetemp(),))
     process.start()
     yield process
     process.stop()

@@ -85,6 +85,7 @@ def run_demo(
     from dockyard.lifecycle.deploy import EndpointState, deploy
     from dockyard.lifecycle.invoke import invoke
     from dockyard.lifecycle.resources import describe_resource
+    from dockyard.lifecycle.target import emulator_credentials
 
     project = workdir or default_state_dir() / "demo" / ENDPOINT
     console.print(f"[bold]1.[/] Training a LogisticRegression on iris; project in {project}")
@@ -141,7 +142,13 @@ def run_demo(
             soft_wrap=True,
         )
     console.print("[bold]6.[/] The same call from your own code (any boto3; for AWS drop endpoint_url):")
-    console.print(boto3_snippet(url, body.decode()), highlight=False, markup=False, soft_wrap=True)
+    credentials = emulator_credentials(url)
+    console.print(
+        boto3_snippet(url, body.decode(), credentials.access_key_id, credentials.secret_access_key),
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     console.print(
         f"Done. The endpoint keeps running; remove it with `dockyard endpoints delete {ENDPOINT}` and stop "
         "the emulator with `dockyard emulator down --stop-endpoints`.",
@@ -151,11 +158,12 @@ def run_demo(
     return DemoResult(ENDPOINT, url, prediction, str(described["EndpointStatus"]))
 
 
-def boto3_snippet(url: str, body: str) -> str:
+def boto3_snippet(url: str, body: str, key_id: str, secret: str) -> str:
+    # The emulator's own credentials (from its state directory; `dockyard emulator env` prints them).
     return (
         "import boto3\n"
         f'runtime = boto3.client("sagemaker-runtime", endpoint_url="{url}", region_name="us-east-1",\n'
-        '                       aws_access_key_id="local", aws_secret_access_key="local")\n'
+        f'                       aws_access_key_id="{key_id}", aws_secret_access_key="{secret}")\n'
         f'answer = runtime.invoke_endpoint(EndpointName="{ENDPOINT}", ContentType="application/json",\n'
         f"                                 Body={body!r})\n"
         'print(answer["Body"].read().decode())'

@@ -20,116 +20,59 @@ import contextlib
 import functools
 import secrets
 import shutil
-import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from dockyard.containers.engine import connect, docker_errors
+from dockyard.containers.hardening import hardened_host_config
+from dockyard.containers.model_layer import model_tar
+from dockyard.containers.run_spec import (
+    CONTAINER_PORT,
+    KILL_WAIT,
+    LABEL_IMAGE,
+    LABEL_ROLE,
+    LOG_TAIL,
+    MODEL_DIR,
+    PING_TIMEOUT,
+    POLL_INTERVAL,
+    STOP_GRACE,
+    ImageInfo,
+    Limits,
+    ModelAccess,
+    RunSpec,
+    StopResult,
+    inspect_image,
+    limits_for,
+)
 from dockyard.errors import ContainerError, DockyardError, UsageError
 
 if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
 
-CONTAINER_PORT = 8080
-MODEL_DIR = "/opt/ml/model"
-STOP_GRACE = 30.0  # SageMaker sends SIGKILL 30 s after SIGTERM
-PING_TIMEOUT = 2.0  # SageMaker's per-ping timeout
-POLL_INTERVAL = 0.25
-LOG_TAIL = 10
-KILL_WAIT = 15.0
-LABEL_ROLE = "dockyard.role"
-LABEL_IMAGE = "dockyard.image"  # the image a container was started from
-
-ModelAccess = Literal["read-only", "layer"]
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """What to start and how; ``model`` is a directory or a ``model.tar.gz`` (None: nothing mounted)."""
-
-    image: str
-    model: Path | None = None
-    environment: Mapping[str, str] = field(default_factory=dict)
-    instance_type: str = "ml.m5.large"
-    host_port: int | None = None  # None: a free port chosen by the engine
-    container_port: int = CONTAINER_PORT  # where the server listens (SAGEMAKER_BIND_TO_PORT moves it)
-    name: str | None = None  # default: dockyard-run-<random>
-    model_access: ModelAccess = "read-only"
-    extra_ports: tuple[int, ...] = ()  # further container ports to publish (on free host ports)
-    labels: Mapping[str, str] = field(default_factory=dict)  # added to dockyard's own (the emulator's)
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    reference: str
-    id: str
-    size: int
-    architecture: str
-    os: str
-    labels: Mapping[str, str]
-    entrypoint: list[str] | None
-    cmd: list[str] | None
-
-
-@dataclass(frozen=True)
-class StopResult:
-    seconds: float  # from SIGTERM to exit
-    exit_code: int
-    killed: bool  # still running when the grace period ended: SIGKILLed
-
-
-@dataclass(frozen=True)
-class Limits:
-    nano_cpus: int
-    memory: int
-    instance_vcpus: int
-
-    @property
-    def capped(self) -> bool:
-        return self.nano_cpus < self.instance_vcpus * 1_000_000_000
-
-
-def inspect_image(client: DockerClient, image: str) -> ImageInfo:
-    """The local image ``image``; a ContainerError saying how to get it when the engine lacks it."""
-    try:
-        with docker_errors(f"inspecting {image}"):
-            found = client.images.get(image)
-    except ContainerError:  # the only ContainerError images.get raises is "not found"
-        raise ContainerError(
-            f"image {image} is not in the local Docker engine; build it with `dockyard build` "
-            f"or pull it (`docker pull {image}`)"
-        ) from None
-    attrs: dict[str, Any] = found.attrs
-    config: dict[str, Any] = attrs.get("Config") or {}
-    return ImageInfo(
-        reference=image,
-        id=str(attrs["Id"]),
-        size=int(attrs.get("Size") or 0),
-        architecture=str(attrs.get("Architecture") or "unknown"),
-        os=str(attrs.get("Os") or "unknown"),
-        labels=dict(config.get("Labels") or {}),
-        entrypoint=config.get("Entrypoint"),
-        cmd=config.get("Cmd"),
-    )
-
-
-def limits_for(client: DockerClient, instance_type: str) -> Limits:
-    from dockyard.instance_types import container_limits
-    from dockyard.instance_types import instance_type as lookup
-
-    spec = lookup(instance_type)
-    with docker_errors("reading the engine's CPU count"):
-        host_cpus = int(client.info()["NCPU"])
-    nano_cpus, memory = container_limits(instance_type, host_cpus)
-    return Limits(nano_cpus, memory, spec.vcpus)
+# What callers have always imported from here.
+__all__ = [
+    "CONTAINER_PORT",
+    "LABEL_IMAGE",
+    "LABEL_ROLE",
+    "MODEL_DIR",
+    "PING_TIMEOUT",
+    "STOP_GRACE",
+    "ImageInfo",
+    "Limits",
+    "LocalContainer",
+    "ModelAccess",
+    "RunSpec",
+    "StopResult",
+    "inspect_image",
+    "limits_for",
+]
 
 
 class LocalContainer:
@@ -199,9 +142,8 @@ class LocalContainer:
                 environment=dict(spec.environment),
                 volumes=volumes,
                 ports=ports,
-                nano_cpus=self.limits.nano_cpus,
-                mem_limit=self.limits.memory,
                 labels=self._labels(),
+                **hardened_host_config(self.limits),
             )
         try:
             with docker_errors(f"starting {spec.image}"):
@@ -237,7 +179,7 @@ class LocalContainer:
                 self.image.id, command=["serve"], name=f"{self.name}-prep", labels=self._labels()
             )
             try:
-                with _model_tar(model_dir) as archive:
+                with model_tar(model_dir) as archive:
                     holder.put_archive("/", archive)
                 committed = holder.commit(repository=f"{self.name}-model", tag="check")
             finally:
@@ -431,24 +373,3 @@ def _ping_client() -> httpx.Client:
     """One client for every health check: a new one per ping would build a TLS context (tens of ms of
     CPU) each time, and the emulator pings every instance continuously."""
     return httpx.Client(timeout=PING_TIMEOUT)
-
-
-def _model_tar(model_dir: Path) -> IO[bytes]:
-    """The model directory as a tar (in a temporary file: models can be large) whose entries sit under
-    opt/ml/model/, owned by root as SageMaker's unpacked files are."""
-
-    def as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.uid = info.gid = 0
-        info.uname = info.gname = "root"
-        return info
-
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
-    with tarfile.open(fileobj=spool, mode="w") as tar:
-        for directory in ("opt", "opt/ml"):
-            entry = tarfile.TarInfo(directory)
-            entry.type = tarfile.DIRTYPE
-            entry.mode = 0o755
-            tar.addfile(as_root(entry))
-        tar.add(model_dir, arcname=MODEL_DIR.lstrip("/"), filter=as_root)
-    spool.seek(0)
-    return spool

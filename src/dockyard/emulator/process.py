@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from dockyard.emulator.settings import STATUS_PATH, EmulatorSettings, default_state_dir
+from dockyard.emulator.settings import STATUS_PATH, EmulatorSettings, default_state_dir, project_dir
 from dockyard.errors import DockyardError, UsageError
 
 INFO_FILE = "emulator.json"
@@ -44,6 +44,7 @@ def run_foreground(settings: EmulatorSettings, log_level: str = "info") -> None:
     """Serve until SIGINT/SIGTERM; record this process in the state directory while it runs."""
     import uvicorn
 
+    from dockyard.emulator.security import secure
     from dockyard.emulator.server import EmulatorApp
 
     _check_port_free(settings)
@@ -52,7 +53,7 @@ def run_foreground(settings: EmulatorSettings, log_level: str = "info") -> None:
     info.write_text(json.dumps({"pid": os.getpid(), "url": settings.url}))
     try:
         uvicorn.run(
-            EmulatorApp(settings),
+            secure(EmulatorApp(settings), settings),
             host=settings.host,
             port=settings.port,
             loop="uvloop",
@@ -76,17 +77,7 @@ def start_detached(settings: EmulatorSettings) -> EmulatorStatus:
     _check_port_free(settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.state_dir / LOG_FILE
-    command = [
-        sys.executable,
-        "-m",
-        "dockyard.emulator",
-        "--host",
-        settings.host,
-        "--port",
-        str(settings.port),
-        "--state-dir",
-        str(settings.state_dir),
-    ]
+    command = [sys.executable, "-m", "dockyard.emulator", *settings.arguments()]
     environment = {**os.environ, "DOCKYARD_EMULATOR_ACCOUNT": settings.account}
     if settings.s3_endpoint_url:
         environment["DOCKYARD_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
@@ -177,6 +168,9 @@ def ensure_running(state_dir: Path | None = None, port: int | None = None) -> st
         overrides["state_dir"] = state_dir
     if port is not None:
         overrides["port"] = port
+    project = project_dir()
+    if project is not None:  # the project's own files may be model data, as with `dockyard emulator up`
+        overrides["allow_paths"] = (*EmulatorSettings().allow_paths, project)
     settings = EmulatorSettings(**overrides)
     running = status(settings.state_dir)
     if running is not None:

@@ -36,6 +36,7 @@ from dockyard.emulator.runtime.invoke import Runtime
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
+from dockyard.emulator.security import signed_region
 from dockyard.emulator.settings import STATUS_PATH, EmulatorSettings
 
 log = logging.getLogger("dockyard.emulator")
@@ -75,7 +76,11 @@ class Components:
     def build(cls, settings: EmulatorSettings) -> Components:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.database)
-        reconciler = Reconciler(settings.state_dir, s3_endpoint_url=settings.s3_endpoint_url)
+        reconciler = Reconciler(
+            settings.state_dir,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            model_data_roots=settings.model_data_roots,
+        )
         provider = SageMakerProvider(store, reconciler)
         reconciler.bind(provider)
         runtime = Runtime(reconciler, provider.endpoint_status)
@@ -115,7 +120,7 @@ class EmulatorApp:
         method: str = scope["method"]
         headers = _headers(scope)
         request_id = f"{_ID_PREFIX}{next(_ids):012x}"
-        ctx = RequestContext(self.settings.account, _region(headers), request_id)
+        ctx = RequestContext(self.settings.account, signed_region(scope) or _region(headers), request_id)
         if path.startswith("/endpoints/"):
             # The protocol decodes the endpoint-name label itself: give it the path as sent.
             raw: bytes = scope.get("raw_path") or path.encode()

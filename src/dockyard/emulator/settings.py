@@ -1,4 +1,5 @@
-"""Where the emulator listens, keeps its state, and finds S3; from arguments, else environment."""
+"""Where the emulator listens, keeps its state, finds S3, and whom it lets in; from arguments, else
+environment."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from dockyard.emulator.context import DEFAULT_ACCOUNT
 DEFAULT_PORT = 7474
 DEFAULT_HOST = "127.0.0.1"
 STATUS_PATH = "/_dockyard/status"  # what a running emulator answers about itself
+ALLOW_HOSTS_ENV = "DOCKYARD_EMULATOR_ALLOW_HOSTS"  # comma-separated
+ALLOW_PATHS_ENV = "DOCKYARD_EMULATOR_ALLOW_PATHS"  # os.pathsep-separated
+INSECURE_ENV = "DOCKYARD_EMULATOR_INSECURE_ANY_CREDENTIALS"
 
 
 def default_state_dir() -> Path:
@@ -20,6 +24,16 @@ def default_state_dir() -> Path:
 
 def _default_port() -> int:
     return int(os.environ.get("DOCKYARD_EMULATOR_PORT") or DEFAULT_PORT)
+
+
+def _env_list(name: str, separator: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in os.environ.get(name, "").split(separator) if part.strip())
+
+
+def project_dir() -> Path | None:
+    """The current directory when it is a dockyard project (its model data may be used as-is)."""
+    here = Path.cwd()
+    return here if (here / "dockyard.toml").is_file() else None
 
 
 def _default_s3_endpoint() -> str | None:
@@ -37,11 +51,37 @@ class EmulatorSettings:
         default_factory=lambda: os.environ.get("DOCKYARD_EMULATOR_ACCOUNT") or DEFAULT_ACCOUNT
     )
     s3_endpoint_url: str | None = field(default_factory=_default_s3_endpoint)
+    # Host names answered besides the loopback ones (--allow-host).
+    allow_hosts: tuple[str, ...] = field(default_factory=lambda: _env_list(ALLOW_HOSTS_ENV, ","))
+    # Directories file:// model data may come from besides the state directory (--allow-path).
+    allow_paths: tuple[Path, ...] = field(
+        default_factory=lambda: tuple(Path(p).expanduser() for p in _env_list(ALLOW_PATHS_ENV, os.pathsep))
+    )
+    # Accept any signature (one is still required): --insecure-any-credentials.
+    insecure_any_credentials: bool = field(
+        default_factory=lambda: os.environ.get(INSECURE_ENV, "").lower() in ("1", "true", "yes")
+    )
 
     @property
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def model_data_roots(self) -> tuple[Path, ...]:
+        """Where file:// model data may be read from."""
+        return (self.state_dir, *self.allow_paths)
+
+    def arguments(self) -> list[str]:
+        """The ``python -m dockyard.emulator`` arguments that give these settings."""
+        arguments = ["--host", self.host, "--port", str(self.port), "--state-dir", str(self.state_dir)]
+        for name in self.allow_hosts:
+            arguments += ["--allow-host", name]
+        for path in self.allow_paths:
+            arguments += ["--allow-path", str(path)]
+        if self.insecure_any_credentials:
+            arguments.append("--insecure-any-credentials")
+        return arguments
 
     @property
     def database(self) -> Path:

@@ -1,9 +1,9 @@
 """Where the deploy commands send their calls: the local emulator or AWS, as one boto3 session.
 
 The two targets differ in four things only: the endpoint URL (the emulator's, or AWS's own),
-the credentials (any for the emulator), where model data goes (a ``file://`` URL under the
-emulator's state directory, or S3) and where images go (nowhere: the emulator runs on the same
-engine; or ECR).
+the credentials (the emulator's own, read from its state directory), where model data goes (a
+``file://`` URL under the emulator's state directory, or S3) and where images go (nowhere: the
+emulator runs on the same engine; or ECR).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import boto3
 import botocore.exceptions as boto_errors
 
 from dockyard.aws_codes import NO_REGION
+from dockyard.emulator.security.credentials import LocalCredentials
 from dockyard.errors import DockyardError, UsageError
 
 TARGET_ENV = "DOCKYARD_TARGET"
@@ -24,8 +25,6 @@ TARGET_ENV = "DOCKYARD_TARGET"
 AWS_ENDPOINT_ENV = "DOCKYARD_AWS_ENDPOINT_URL"
 ROLE_ENV = "DOCKYARD_ROLE_ARN"
 LOCAL_REGION = "us-east-1"
-# The emulator accepts any signature; boto3 still needs some credentials to sign with.
-LOCAL_KEY = "dockyard"
 CREDENTIALS_HINT = (
     "configure them with `aws configure`, the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
     "variables, or --profile (for an SSO profile, run `aws sso login` first)"
@@ -83,8 +82,11 @@ def resolve_target(
         if profile is not None:
             raise UsageError("--profile applies to --target aws; the local emulator needs no credentials")
         url, state_dir = _emulator(emulator_url)
+        credentials = _local_credentials(state_dir)
         session = boto3.session.Session(
-            aws_access_key_id=LOCAL_KEY, aws_secret_access_key=LOCAL_KEY, region_name=region or LOCAL_REGION
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            region_name=region or LOCAL_REGION,
         )
         return Target("local", region or LOCAL_REGION, url, session, None, role, state_dir)
     if emulator_url is not None:
@@ -112,3 +114,19 @@ def _emulator(url: str | None) -> tuple[str, Path | None]:
         )
     state_dir = answer.get("state_dir")
     return url.rstrip("/"), Path(state_dir) if isinstance(state_dir, str) else None
+
+
+def emulator_credentials(url: str | None = None) -> LocalCredentials:
+    """The credentials the emulator at ``url`` (default: the running one) checks signatures against."""
+    return _local_credentials(_emulator(url)[1])
+
+
+def _local_credentials(state_dir: Path | None) -> LocalCredentials:
+    # The emulator checks signatures against its own secret, kept in its state directory.
+    from dockyard.emulator.security.credentials import SECRET_ENV, local_credentials
+
+    if state_dir is None:
+        if os.environ.get(SECRET_ENV):
+            return local_credentials(Path("."))
+        raise DockyardError(f"the emulator did not say where its state is; set {SECRET_ENV} to its secret")
+    return local_credentials(state_dir)

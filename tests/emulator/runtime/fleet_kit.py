@@ -117,7 +117,14 @@ def deployment(endpoint: str, *variants: VariantSpec, config: str = "config-1") 
 
 def reconciler(state_dir: Path, events: Recorder) -> Reconciler:
     """A started fleet with the tests' container prefix, a quick monitor and a short stop grace."""
-    fleet = Reconciler(state_dir, container_prefix=PREFIX, monitor_interval=0.3, stop_grace=5.0)
+    # The tests' model archives sit next to the state directory: an allowed root for file:// model data.
+    fleet = Reconciler(
+        state_dir,
+        model_data_roots=(state_dir.parent,),
+        container_prefix=PREFIX,
+        monitor_interval=0.3,
+        stop_grace=5.0,
+    )
     fleet.bind(events)
     fleet.start()
     return fleet

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from dockyard.containers.engine import docker_errors
+from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.containers.local_run import LABEL_ROLE, LocalContainer, RunSpec, inspect_image
 from dockyard.emulator.runtime.router import Instance
 from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantSpec
@@ -202,6 +203,7 @@ class Containers:
             LABEL_VARIANT: variant.name,
             LABEL_SPEC: digest,
             LABEL_INSTANCE: name,
+            LABEL_HARDENING: HARDENING_VERSION,
         }
         return RunSpec(
             image=variant.container.image,

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlparse
 
 from dockyard.archive import unpack
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
+from dockyard.emulator.security.paths import PathNotAllowed, checked_host_path
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
@@ -56,8 +57,11 @@ def extract_failed(url: str, detail: str) -> ModelDataError:
 class ModelData:
     """Turns a :class:`ContainerSpec`'s model data into a local directory (thread-safe)."""
 
-    def __init__(self, state_dir: Path, s3_endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, s3_endpoint_url: str | None = None, roots: tuple[Path, ...] = ()
+    ) -> None:
         self.models = state_dir / "models"
+        self.roots = (state_dir, *roots)  # where file:// model data may be read from
         self.downloads = state_dir / "downloads"
         self.s3_endpoint_url = s3_endpoint_url
         self._lock = threading.Lock()  # one unpack into models/ at a time
@@ -96,7 +100,7 @@ class ModelData:
         digest = hashlib.sha256()
         with destination.open("wb") as out:
             if parsed.scheme == "file":
-                source = Path(unquote(parsed.path))
+                source = self._host_path(url, parsed.path)
                 if not source.is_file():
                     raise download_failed(url, f"{source} is not a file on this machine")
                 with source.open("rb") as handle:
@@ -112,6 +116,14 @@ class ModelData:
                 raise download_failed(url, "the local target reads s3:// and file:// URLs only")
         return digest.hexdigest()
 
+    def _host_path(self, url: str, path: str) -> Path:
+        """The file:// URL's path, resolved, when it lies under an allowed root (else the download's
+        FailureReason says which setting allows it)."""
+        try:
+            return checked_host_path(Path(unquote(path)), self.roots)
+        except PathNotAllowed as refused:
+            raise download_failed(url, refused.message) from None
+
     # ---- an uncompressed prefix ----------------------------------------------------------------
 
     def _prefix(self, url: str, region: str) -> Path:
@@ -120,7 +132,7 @@ class ModelData:
         with tempfile.TemporaryDirectory(dir=self.downloads) as tmp:
             tree = Path(tmp) / "model"
             if parsed.scheme == "file":
-                source = Path(unquote(parsed.path))
+                source = self._host_path(url, parsed.path)
                 if not source.is_dir():
                     raise download_failed(url, f"{source} is not a directory on this machine")
                 shutil.copytree(source, tree, symlinks=False)

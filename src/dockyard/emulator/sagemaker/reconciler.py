@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.containers.engine import connect
+from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.emulator.runtime.router import EndpointRoute, Router, VariantRoute
 from dockyard.emulator.sagemaker.deployment import (
     DeploymentSpec,
@@ -80,6 +81,7 @@ class Reconciler:
         state_dir: Path,
         *,
         s3_endpoint_url: str | None = None,
+        model_data_roots: tuple[Path, ...] = (),
         client_factory: Callable[[], DockerClient] = connect,
         container_prefix: str = "dockyard-ep-",
         monitor_interval: float = MONITOR_INTERVAL,
@@ -89,7 +91,7 @@ class Reconciler:
     ) -> None:
         self.state_dir = state_dir
         self.router = Router()
-        self.model_data = ModelData(state_dir, s3_endpoint_url)
+        self.model_data = ModelData(state_dir, s3_endpoint_url, model_data_roots)
         emulator_id = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
         self.containers = Containers(client_factory, state_dir, container_prefix, emulator_id)
         self.monitor_interval = monitor_interval
@@ -235,6 +237,8 @@ class Reconciler:
                         if item["status"] == "running"
                         and item["labels"].get(LABEL_VARIANT) == variant.name
                         and item["labels"].get(LABEL_SPEC) == digest
+                        # one confined as this emulator confines containers, else it is replaced
+                        and item["labels"].get(LABEL_HARDENING) == HARDENING_VERSION
                     ][:missing]
                     for container_name in adoptable:
                         leftovers = [item for item in leftovers if item["name"] != container_name]
