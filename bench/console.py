@@ -33,6 +33,7 @@ from dockyard.emulator.sagemaker.deployment import DeploymentSpec, FleetEvents, 
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
+from dockyard.emulator.security import local_credentials, secure
 from dockyard.emulator.server import Components, EmulatorApp
 from dockyard.emulator.settings import EmulatorSettings
 
@@ -94,7 +95,8 @@ def start(state_dir: Path) -> tuple[str, Components, uvicorn.Server]:
     provider = SageMakerProvider(store, fleet)
     fleet.bind(provider)
     components = Components(store, fleet, provider, Runtime(fleet, provider.endpoint_status))
-    app = EmulatorApp(settings, components)
+    # Behind the security middleware, as `dockyard emulator up` serves it: its checks are in the timings.
+    app = secure(EmulatorApp(settings, components), settings)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -120,7 +122,7 @@ def populate(url: str, components: Components, state_dir: Path, count: int) -> N
         endpoint_url=url,
         region_name=DEFAULT_REGION,
         aws_access_key_id="bench",
-        aws_secret_access_key="bench",
+        aws_secret_access_key=local_credentials(state_dir).secret_access_key,
         config=Config(retries={"max_attempts": 1}),
     )
     for index in range(count):
@@ -174,9 +176,14 @@ PAGES = (
 )
 
 
-def over_http(url: str, repeat: int) -> dict[str, list[float]]:
+def login_link(url: str, state_dir: Path) -> str:
+    return f"{url}/console/?token={local_credentials(state_dir).console_token}"
+
+
+def over_http(url: str, state_dir: Path, repeat: int) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {}
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with httpx.Client(base_url=url, timeout=30, follow_redirects=True) as client:
+        client.get(login_link(url, state_dir)).raise_for_status()  # the session cookie
         for label, path in PAGES:
             client.get(path).raise_for_status()  # warm: templates compiled, image list cached
             samples = []
@@ -188,7 +195,7 @@ def over_http(url: str, repeat: int) -> dict[str, list[float]]:
     return timings
 
 
-def in_browser(url: str, repeat: int) -> dict[str, list[float]]:
+def in_browser(url: str, state_dir: Path, repeat: int) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
     timings: dict[str, list[float]] = {}
@@ -202,6 +209,7 @@ def in_browser(url: str, repeat: int) -> dict[str, list[float]]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         page = browser.new_page()
+        page.goto(login_link(url, state_dir))
         for label, path in PAGES:
             if "(live)" in label:
                 continue
@@ -251,12 +259,14 @@ def main() -> int:
                 f"{options.endpoints} endpoints, models and configs created in "
                 f"{time.perf_counter() - began:.1f} s (the fleet reports each deployment done at once)"
             )
-            met = report("over HTTP (server time + transfer, one client)", over_http(url, options.repeat))
+            met = report(
+                "over HTTP (server time + transfer, one client)", over_http(url, state_dir, options.repeat)
+            )
             if not options.no_browser and Path(CHROMIUM).exists():
                 met = (
                     report(
                         "in chromium (navigation start to load event)",
-                        in_browser(url, max(5, options.repeat // 3)),
+                        in_browser(url, state_dir, max(5, options.repeat // 3)),
                     )
                     and met
                 )

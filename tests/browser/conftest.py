@@ -2,7 +2,8 @@
 
 - ``console_emulator``: an emulator process of this package's own (its own state directory), so the
   pages show only what these tests made.
-- ``browser``: chromium for the session; ``page``: a fresh context per test whose dialogs are recorded
+- ``browser``: chromium for the session; ``page``: a fresh context per test, logged in through the
+  console's link, whose dialogs are recorded
   (a dialog in an escaping test is an injected script that ran) and accepted (deletion confirmations).
 - ``shoot``: a full-page screenshot into the artifacts folder (``$DOCKYARD_TEST_ARTIFACTS`` or
   ``tests/browser/artifacts``).
@@ -17,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from dockyard.emulator.security import LocalCredentials
+from tests.aws_fixtures import FAKE_KEY
 from tests.emulator_fixtures import EmulatorProcess
 
 CHROMIUM = "/usr/bin/chromium"
@@ -29,13 +32,17 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# The test emulators' secret is FAKE_KEY; the console's login link derives from it.
+LOGIN = f"/console/?token={LocalCredentials('any', FAKE_KEY).console_token}"
 ARTIFACTS = Path(os.environ.get("DOCKYARD_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts")
 
 
 @pytest.fixture(scope="module")
 def console_emulator(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterator[EmulatorProcess]:
     state_dir = tmp_path_factory.mktemp("console") / "state"
-    process = EmulatorProcess(state_dir, moto_server)
+    # The tests' model archives are written under pytest's temporary directory: file:// model data there
+    # must be allowed.
+    process = EmulatorProcess(state_dir, moto_server, allow_paths=(tmp_path_factory.getbasetemp(),))
     process.start()
     yield process
     process.stop()
@@ -76,6 +83,7 @@ def page(browser: Any, console_emulator: EmulatorProcess, dialogs: Dialogs) -> I
     context = browser.new_context(base_url=console_emulator.url, viewport={"width": 1440, "height": 1000})
     context.set_default_timeout(20_000)
     opened = context.new_page()
+    opened.goto(LOGIN)  # the link `dockyard emulator up` prints: sets the session cookie
     opened.on("dialog", dialogs)
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))

@@ -25,10 +25,11 @@ def register(app: typer.Typer) -> None:
 @reports_errors
 def open_console(
     state_dir: Path | None = STATE_DIR_OPTION,
-    print_only: bool = typer.Option(False, "--print", help="Print the URL; do not open a browser."),
+    print_only: bool = typer.Option(False, "--print", help="Print the link; do not open a browser."),
 ) -> None:
-    """Open the web console of the running emulator in a browser (or print its URL)."""
+    """Open the web console of the running emulator in a browser (or print its login link)."""
     from dockyard.emulator.process import status
+    from dockyard.emulator.security import local_credentials
     from dockyard.errors import DockyardError
 
     found = status(state_dir)
@@ -37,7 +38,9 @@ def open_console(
             "no emulator is running, so there is no console to open; start one with "
             "`dockyard emulator up --detach`"
         )
-    url = console_url(found.url)
+    # The link logs the browser in (a token derived from the emulator's secret; the page then keeps a
+    # session cookie), as Jupyter's does.
+    url = f"{console_url(found.url)}?token={local_credentials(found.state_dir).console_token}"
     console.print(url, highlight=False, soft_wrap=True)
     if not print_only:
         import webbrowser

@@ -1,9 +1,11 @@
 """The console's ASGI app, mounted by the emulator at ``/console/``.
 
-Each request: the guard's Host and Origin checks; static files from a table made at start (no request
-path ever reaches the file system); then the route table of the pages (``pages/``). State-changing
-requests must carry the CSRF token. A ServiceError a page does not handle itself becomes an error page
-with SageMaker's code and message.
+Who may use it is decided in front of it, by the emulator's security middleware: the Host and Origin
+checks, the login link, the session cookie, and the CSRF header on every change. The middleware hands
+the session to the console in the scope; a request without one never came through that door and is
+refused (fail closed). Then: static files from a table made at start (no request path ever reaches the
+file system), and the route table of the pages (``pages/``). A ServiceError a page does not handle
+itself becomes an error page with SageMaker's code and message.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard.emulator.console.control import Control
-from dockyard.emulator.console.guard import SAFE_METHODS, Guard, cookie_header
 from dockyard.emulator.console.http import BodyTooLarge, Receive, Request, Response, Scope, Send, text
 from dockyard.emulator.console.views import Views
 from dockyard.emulator.errors import ServiceError
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("dockyard.emulator.console")
 
 PREFIX = "/console"
+SESSION_SCOPE_KEY = "dockyard.console"  # where the security middleware puts the console's session
+NO_SESSION = (
+    "The console is served only behind the emulator's security checks; open the link `dockyard emulator up` "
+    "printed (or run `dockyard console`)."
+)
 STATIC = Path(__file__).parent / "static"
 Handler = Callable[..., Awaitable[Response]]
 
@@ -59,28 +65,23 @@ class ConsoleApp:
         self,
         settings: EmulatorSettings,
         components: Callable[[], Components],
-        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
         from dockyard.emulator.console.pages import register_all
 
         self.settings = settings
-        hosts = tuple(allowed_hosts)
-        if settings.host not in ("0.0.0.0", "", "::"):
-            hosts = (*hosts, settings.host)
-        self.guard = Guard(hosts)
         self.control = Control(components, settings.account)
-        self.views = Views(self.control, self.guard)
+        self.views = Views(self.control)
         self.router = Router()
         self.static = _static_table(STATIC)
         register_all(self.router, self.views, self.control, settings, components)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request.of(scope, receive, PREFIX)
-        request.csrf_cookie, new_cookie = self.guard.cookie_of(request)
-        refusal = self.guard.check(request)
-        if refusal is not None:
-            await text(refusal.message, refusal.status).send(send)
+        session = scope.get(SESSION_SCOPE_KEY)
+        if session is None:
+            await text(NO_SESSION, 403).send(send)
             return
+        request.csrf_token = str(session.csrf_token)
         if request.path.startswith("/static/"):
             await self._static(request.path.removeprefix("/static/")).send(send)
             return
@@ -88,8 +89,6 @@ class ConsoleApp:
             response = await self._route(request)
         except BodyTooLarge as exc:
             response = text(str(exc), 413)
-        if new_cookie:
-            response.header("set-cookie", cookie_header(request.csrf_cookie))
         await response.send(send)
 
     async def _route(self, request: Request) -> Response:
@@ -102,12 +101,8 @@ class ConsoleApp:
             return text(f"{request.method} is not allowed on this page.", 405)
         assert not isinstance(matched, bool)
         handler, params = matched
-        if request.method not in SAFE_METHODS:
-            if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-                await request.read_form()
-            refusal = self.guard.check_token(request)
-            if refusal is not None:
-                return text(refusal.message, refusal.status)
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            await request.read_form()
         try:
             return await handler(request, **params)
         except ServiceError as error:

@@ -50,7 +50,7 @@ class Request:
     headers: dict[str, str]
     cookies: dict[str, str]
     form: list[tuple[str, str]] = field(default_factory=list)
-    csrf_cookie: str = ""  # the browser's CSRF cookie (new when it sent none)
+    csrf_token: str = ""  # the session's, checked by the security middleware on every change
 
     @classmethod
     def of(cls, scope: Scope, receive: Receive, prefix: str) -> Request:
@@ -142,6 +142,12 @@ def json_response(document: Any, status: int = 200) -> Response:
 
 def text(message: str, status: int) -> Response:
     return Response(status, message.encode("utf-8"), "text/plain; charset=utf-8")
+
+
+def refused_status(request: Request) -> int:
+    """The status of a form shown again with SageMaker's refusal: 400, but 200 for htmx, which swaps only
+    successful answers into the page."""
+    return 200 if request.htmx else 400
 
 
 def redirect(request: Request, location: str) -> Response:

@@ -14,7 +14,6 @@ from typing import Any
 import jinja2
 
 from dockyard.emulator.console.control import Control
-from dockyard.emulator.console.guard import CSRF_FIELD, Guard
 from dockyard.emulator.console.http import Request, Response, html
 from dockyard.emulator.context import DEFAULT_REGION
 
@@ -31,9 +30,8 @@ NAV = (
 
 
 class Views:
-    def __init__(self, control: Control, guard: Guard) -> None:
+    def __init__(self, control: Control) -> None:
         self.control = control
-        self.guard = guard
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATES)),
             autoescape=True,  # every template, whatever its extension
@@ -44,7 +42,6 @@ class Views:
         self.env.filters["when"] = when
         self.env.filters["size"] = size
         self.env.globals["nav"] = NAV
-        self.env.globals["csrf_field"] = CSRF_FIELD
 
     def region(self, request: Request) -> str:
         chosen = request.query.get("region") or request.cookies.get(REGION_COOKIE) or DEFAULT_REGION
@@ -52,7 +49,7 @@ class Views:
 
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
         body = self.env.get_template(template).render(
-            csrf_token=self.guard.token_for(request.csrf_cookie),
+            csrf_token=request.csrf_token,
             region=self.region(request),
             account=self.control.account,
             # The guard has checked the Host header: it names this emulator.

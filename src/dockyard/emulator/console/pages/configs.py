@@ -6,7 +6,7 @@ from typing import Any
 
 from dockyard.emulator.console.control import Control
 from dockyard.emulator.console.forms import CONFIG_FIELDS, FormErrors, config_params
-from dockyard.emulator.console.http import Request, Response, redirect, url_part
+from dockyard.emulator.console.http import Request, Response, redirect, refused_status, url_part
 from dockyard.emulator.console.views import Views
 from dockyard.emulator.errors import ServiceError
 from dockyard.instance_types import INSTANCE_TYPES
@@ -56,7 +56,9 @@ class ConfigPages:
         try:
             await self.control.call(self.views.region(request), "CreateEndpointConfig", params)
         except ServiceError as error:
-            return await self._form(request, params, FormErrors.of(error, CONFIG_FIELDS), status=400)
+            return await self._form(
+                request, params, FormErrors.of(error, CONFIG_FIELDS), refused_status(request)
+            )
         return redirect(request, f"/console/endpoint-configs/{url_part(params['EndpointConfigName'])}")
 
     async def delete(self, request: Request, name: str) -> Response:

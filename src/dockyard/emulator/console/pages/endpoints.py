@@ -1,7 +1,7 @@
 """Endpoints: list (live), create from a config, the detail page, update, weights and capacities, delete.
 
-The detail page's status section is a fragment the page polls (see ``live.py``); the actions are plain
-forms: on success they come back to the page, on a refusal the page shows SageMaker's error.
+The detail page's status section is a fragment the page polls; the actions post through htmx: on
+success the page reloads, on a refusal SageMaker's error shows in the page's error area.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from dockyard.emulator.console.control import Control
 from dockyard.emulator.console.forms import ENDPOINT_FIELDS, FormErrors, endpoint_params, weights_params
-from dockyard.emulator.console.http import Request, Response, redirect, url_part
+from dockyard.emulator.console.http import Request, Response, redirect, refused_status, url_part
 from dockyard.emulator.console.pages.fleet import FleetViews
 from dockyard.emulator.console.pages.playground import SAMPLES, PlaygroundPages
 from dockyard.emulator.console.views import Views
@@ -65,10 +65,12 @@ class EndpointPages:
         try:
             await self.control.call(self.views.region(request), "CreateEndpoint", params)
         except ServiceError as error:
-            return await self._form(request, params, FormErrors.of(error, ENDPOINT_FIELDS), status=400)
+            return await self._form(
+                request, params, FormErrors.of(error, ENDPOINT_FIELDS), refused_status(request)
+            )
         return redirect(request, f"/console/endpoints/{url_part(params['EndpointName'])}")
 
-    async def detail(self, request: Request, name: str, error: ServiceError | None = None) -> Response:
+    async def detail(self, request: Request, name: str) -> Response:
         region = self.views.region(request)
         state = await self.fleet.state(region, name)
         configs = await self.control.list_all(
@@ -81,7 +83,6 @@ class EndpointPages:
         return self.views.render(
             request,
             "endpoint.html",
-            status=400 if error is not None else 200,
             active="endpoints",
             state=state,
             endpoint=state.endpoint,
@@ -89,7 +90,6 @@ class EndpointPages:
             tags=tags.get("Tags", []),
             samples=SAMPLES,
             prefill=self.playground.prefill(state.endpoint["EndpointName"]),
-            error=error,
         )
 
     async def status(self, request: Request, name: str) -> Response:
@@ -110,10 +110,8 @@ class EndpointPages:
         return redirect(request, "/console/endpoints")
 
     async def _act(self, request: Request, name: str, operation: str, params: dict[str, Any]) -> Response:
-        try:
-            await self.control.call(self.views.region(request), operation, params)
-        except ServiceError as error:
-            return await self.detail(request, name, error=error)
+        # A refusal (ServiceError) is shown in the page's error area by the app, as SageMaker words it.
+        await self.control.call(self.views.region(request), operation, params)
         return redirect(request, f"/console/endpoints/{url_part(name)}")
 
     async def _form(

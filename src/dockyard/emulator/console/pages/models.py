@@ -6,7 +6,7 @@ from typing import Any
 
 from dockyard.emulator.console.control import Control
 from dockyard.emulator.console.forms import MODEL_FIELDS, FormErrors, model_params
-from dockyard.emulator.console.http import Request, Response, redirect, url_part
+from dockyard.emulator.console.http import Request, Response, redirect, refused_status, url_part
 from dockyard.emulator.console.pages.choices import Choices
 from dockyard.emulator.console.views import Views
 from dockyard.emulator.errors import ServiceError
@@ -59,7 +59,9 @@ class ModelPages:
         try:
             await self.control.call(region, "CreateModel", params)
         except ServiceError as error:
-            return await self._form(request, params, FormErrors.of(error, MODEL_FIELDS), status=400)
+            return await self._form(
+                request, params, FormErrors.of(error, MODEL_FIELDS), refused_status(request)
+            )
         return redirect(request, f"/console/models/{url_part(params['ModelName'])}")
 
     async def delete(self, request: Request, name: str) -> Response:

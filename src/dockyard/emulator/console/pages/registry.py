@@ -15,7 +15,6 @@ from dockyard.emulator.console.control import Control
 from dockyard.emulator.console.http import Request, Response, redirect, url_part
 from dockyard.emulator.console.pages.configs import DEFAULT_INSTANCE_TYPE
 from dockyard.emulator.console.views import Views
-from dockyard.emulator.errors import ServiceError
 from dockyard.instance_types import INSTANCE_TYPES
 
 GROUP = r"(?P<group>[^/]+)"
@@ -46,7 +45,7 @@ class RegistryPages:
         )
         return self.views.render(request, "registry.html", active="registry", groups=groups)
 
-    async def group(self, request: Request, group: str, error: ServiceError | None = None) -> Response:
+    async def group(self, request: Request, group: str) -> Response:
         region = self.views.region(request)
         described = await self.control.call(
             region, "DescribeModelPackageGroup", {"ModelPackageGroupName": group}
@@ -66,13 +65,11 @@ class RegistryPages:
         return self.views.render(
             request,
             "group.html",
-            status=400 if error is not None else 200,
             active="registry",
             group=described,
             versions=details,
             instance_types=sorted(INSTANCE_TYPES),
             default_instance_type=DEFAULT_INSTANCE_TYPE,
-            error=error,
         )
 
     async def approve(self, request: Request, group: str, version: str, action: str) -> Response:
@@ -81,10 +78,7 @@ class RegistryPages:
         params: dict[str, Any] = {"ModelPackageArn": arn, "ModelApprovalStatus": APPROVALS[action]}
         if note := request.field("description").strip():
             params["ApprovalDescription"] = note
-        try:
-            await self.control.call(region, "UpdateModelPackage", params)
-        except ServiceError as error:
-            return await self.group(request, group, error=error)
+        await self.control.call(region, "UpdateModelPackage", params)
         return redirect(request, f"/console/model-packages/{url_part(group)}")
 
     async def deploy(self, request: Request, group: str, version: str) -> Response:
@@ -101,28 +95,26 @@ class RegistryPages:
             "InitialInstanceCount": int(request.field("count") or 1),
             "InitialVariantWeight": 1.0,
         }
-        try:
-            await self.control.call(
-                region,
-                "CreateModel",
-                {
-                    "ModelName": name,
-                    "PrimaryContainer": {"ModelPackageName": arn},
-                    "ExecutionRoleArn": request.field("role")
-                    or f"arn:aws:iam::{self.control.account}:role/SageMakerExecutionRole",
-                },
-            )
-            await self.control.call(
-                region, "CreateEndpointConfig", {"EndpointConfigName": name, "ProductionVariants": [variant]}
-            )
-            existing = await self.control.list_all(
-                region, "ListEndpoints", "Endpoints", {"NameContains": endpoint}
-            )
-            exists = any(item["EndpointName"].lower() == endpoint.lower() for item in existing)
-            operation = "UpdateEndpoint" if exists else "CreateEndpoint"
-            await self.control.call(region, operation, {"EndpointName": endpoint, "EndpointConfigName": name})
-        except ServiceError as error:
-            return await self.group(request, group, error=error)
+        # The first refusal stops the chain; the app shows it in the page's error area.
+        await self.control.call(
+            region,
+            "CreateModel",
+            {
+                "ModelName": name,
+                "PrimaryContainer": {"ModelPackageName": arn},
+                "ExecutionRoleArn": request.field("role")
+                or f"arn:aws:iam::{self.control.account}:role/SageMakerExecutionRole",
+            },
+        )
+        await self.control.call(
+            region, "CreateEndpointConfig", {"EndpointConfigName": name, "ProductionVariants": [variant]}
+        )
+        existing = await self.control.list_all(
+            region, "ListEndpoints", "Endpoints", {"NameContains": endpoint}
+        )
+        exists = any(item["EndpointName"].lower() == endpoint.lower() for item in existing)
+        operation = "UpdateEndpoint" if exists else "CreateEndpoint"
+        await self.control.call(region, operation, {"EndpointName": endpoint, "EndpointConfigName": name})
         return redirect(request, f"/console/endpoints/{url_part(endpoint)}")
 
 

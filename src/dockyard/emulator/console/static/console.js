@@ -1,4 +1,4 @@
-// The console's behaviour beyond htmx: confirmations, repeatable form rows, the upload with progress,
+// The console's behaviour beyond htmx: repeatable form rows, the upload with progress,
 // the live log and the metrics charts. Everything shown from the server is set as text, never as HTML.
 "use strict";
 
@@ -6,11 +6,6 @@
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 
   // ---- forms ---------------------------------------------------------------------------------------
-  document.addEventListener("submit", (event) => {
-    const form = event.target;
-    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
-  });
-
   document.addEventListener("click", (event) => {
     const pairButton = event.target.closest("[data-add-pair]");
     if (pairButton) {
@@ -50,7 +45,7 @@
     const send = (file) => {
       const request = new XMLHttpRequest();
       request.open("PUT", zone.dataset.upload + encodeURIComponent(file.name));
-      request.setRequestHeader("X-CSRF-Token", csrf());
+      request.setRequestHeader("X-Dockyard-CSRF", csrf());
       request.setRequestHeader("Content-Type", "application/gzip");
       progress.hidden = false;
       progress.value = 0;
