@@ -13,6 +13,8 @@ class RequestContext:
     account: str = DEFAULT_ACCOUNT
     region: str = DEFAULT_REGION
     request_id: str = ""
+    # The SigV4 access key the request was signed with ("" when unsigned): STS answers who it is.
+    access_key: str = ""
 
     def arn(self, resource_type: str, name: str) -> str:
         """``arn:aws:sagemaker:<region>:<account>:<type>/<name>``; SageMaker lower-cases the name."""

@@ -1,27 +1,32 @@
-"""The emulator's HTTP surface: one port for the SageMaker API and the SageMaker runtime API.
+"""The emulator's HTTP surface: one port for SageMaker, its runtime and the AWS services around them.
 
-Requests are told apart as the services themselves are: the control plane is JSON 1.1 (``POST /`` with
-``X-Amz-Target: SageMaker.<Op>``), the runtime is rest-json (``POST /endpoints/<name>/invocations``).
-This module only maps HTTP onto the protocol layer (``aws/``), the provider and the runtime, and back.
-A plain ASGI callable, like the inference server's: the runtime path is benchmarked against the
-container's own ``/invocations``, and a framework's per-request objects would be measurable there.
+Requests are told apart as AWS tells them apart (``routing``): JSON 1.1 services by ``X-Amz-Target``
+prefix (SageMaker, ECR, CloudWatch Logs), query services (STS, IAM) by the SigV4 scope's service, the
+runtime by its rest-json ``/endpoints/...`` paths, S3 by the scope. Anything else gets an error in the
+caller's protocol naming the service it was for (``aws/unserved``). This module only maps HTTP onto the
+protocol layer (``aws/``), the providers and the runtime, and back. A plain ASGI callable, like the
+inference server's: the runtime path is benchmarked against the container's own ``/invocations``, and a
+framework's per-request objects would be measurable there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
-import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 
+from dockyard.emulator.aws import unserved
 from dockyard.emulator.aws.eventstream import encode_event, encode_exception
+from dockyard.emulator.aws.json_protocol import CONTENT_TYPE as CONTENT_TYPE_JSON
 from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
 from dockyard.emulator.context import DEFAULT_REGION, RequestContext
@@ -32,11 +37,22 @@ from dockyard.emulator.errors import (
     ValidationError,
     ValidationException,
 )
+from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, Route, classify, signing_scope
 from dockyard.emulator.runtime.invoke import Runtime
+from dockyard.emulator.s3.app import S3App
+from dockyard.emulator.s3.service import S3Service
+from dockyard.emulator.sagemaker.domain import (
+    Endpoint,
+    EndpointConfig,
+    Model,
+    ModelPackage,
+    ModelPackageGroup,
+)
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.security import signed_region
+from dockyard.emulator.services import AwsServices, JsonService, QueryService
 from dockyard.emulator.settings import STATUS_PATH, EmulatorSettings
 
 log = logging.getLogger("dockyard.emulator")
@@ -49,13 +65,15 @@ Headers = list[tuple[bytes, bytes]]
 
 MAX_INVOKE_BODY = 6_291_456  # InvokeEndpoint's payload limit
 MAX_CONTROL_BODY = 16 * 1024 * 1024  # far above any SageMaker API request; stops a runaway client
-# "Credential=AKID/20261125/eu-west-1/sagemaker/aws4_request" in the SigV4 Authorization header.
-_SCOPE = re.compile(rb"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
 # Request ids shaped like SageMaker's (a UUID): a random prefix per process and a counter, since a
 # uuid4() per request is measurable on the runtime path.
 _ID_PREFIX = str(uuid.uuid4())[:24]
 _ids = itertools.count(1)
 _STREAMING_OPERATIONS = frozenset({"InvokeEndpointWithResponseStream"})
+
+
+# A service that reads its own requests (S3 streams bodies to disk): plain ASGI plus the context.
+RawHandler = Callable[[RequestContext, Scope, Receive, Send], Awaitable[None]]
 
 
 class PayloadTooLarge(ValidationError):
@@ -71,6 +89,9 @@ class Components:
     reconciler: Reconciler
     provider: SageMakerProvider
     runtime: Runtime
+    # The services beside SageMaker (ECR, Logs, STS, IAM), and S3, which reads its own bodies.
+    aws: AwsServices | None = None
+    s3: RawHandler | None = None
 
     @classmethod
     def build(cls, settings: EmulatorSettings) -> Components:
@@ -84,7 +105,8 @@ class Components:
         provider = SageMakerProvider(store, reconciler)
         reconciler.bind(provider)
         runtime = Runtime(reconciler, provider.endpoint_status)
-        return cls(store, reconciler, provider, runtime)
+        s3 = S3App(S3Service(settings.state_dir))
+        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings), s3=s3)
 
     def start(self) -> None:
         self.reconciler.start()
@@ -94,6 +116,30 @@ class Components:
         await self.runtime.aclose()
         self.reconciler.close()
         self.store.close()
+        if self.aws is not None:
+            self.aws.close()
+        if isinstance(self.s3, S3App):
+            self.s3.close()
+
+    def holdings(self) -> dict[str, Any]:
+        """What each service holds (counts), for ``dockyard emulator status``."""
+        sagemaker = {
+            label: len(self.store.everywhere(kind))
+            for label, kind in (
+                ("endpoints", Endpoint),
+                ("endpoint_configs", EndpointConfig),
+                ("models", Model),
+                ("model_package_groups", ModelPackageGroup),
+                ("model_packages", ModelPackage),
+            )
+        }
+        held: dict[str, Any] = {"sagemaker": sagemaker}
+        if self.aws is not None:
+            held.update(self.aws.status())
+        counts = getattr(self.s3, "status", None)
+        if callable(counts):
+            held["s3"] = counts()
+        return held
 
 
 class EmulatorApp:
@@ -118,21 +164,49 @@ class EmulatorApp:
             await self._console_app()(scope, receive, send)
             return
         method: str = scope["method"]
+        if path == STATUS_PATH and method == "GET":
+            answer = self._status()
+            if (
+                self._started
+                and self.components is not None
+                and "services" in scope.get("query_string", b"").decode()
+            ):
+                try:
+                    answer["services"] = await asyncio.to_thread(self.components.holdings)
+                except Exception as exc:  # the status must answer even when a count fails
+                    answer["services"] = {"error": str(exc)}
+            await _send(send, 200, [(b"content-type", b"application/json")], orjson.dumps(answer))
+            return
         headers = _headers(scope)
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        signed = signing_scope(headers, query_string)
         request_id = f"{_ID_PREFIX}{next(_ids):012x}"
-        ctx = RequestContext(self.settings.account, signed_region(scope) or _region(headers), request_id)
-        if path.startswith("/endpoints/"):
+        ctx = RequestContext(
+            self.settings.account,
+            signed_region(scope) or (signed.region if signed else DEFAULT_REGION),
+            request_id,
+            signed.access_key if signed else "",
+        )
+        route = classify(method, path, headers, query_string, signed)
+        if route.protocol is Protocol.REST and route.service == "sagemaker-runtime":
             # The protocol decodes the endpoint-name label itself: give it the path as sent.
             raw: bytes = scope.get("raw_path") or path.encode()
             await self._runtime(ctx, method, raw.decode("latin-1"), headers, receive, send)
-        elif method == "POST" and "x-amz-target" in headers:
+        elif route.protocol is Protocol.JSON and route.service == SAGEMAKER_TARGET:
             await self._control(ctx, headers, receive, send)
-        elif path == STATUS_PATH and method == "GET":
-            await _send(send, 200, [(b"content-type", b"application/json")], orjson.dumps(self._status()))
-        else:
+        elif route.protocol is Protocol.JSON and route.service in self._json_services:
+            await self._json(self._json_services[route.service], ctx, headers, receive, send)
+        elif route.protocol is Protocol.QUERY and route.service in self._query_services:
+            service = self._query_services[route.service]
+            await self._query(service, ctx, query_string, receive, send)
+        elif route.protocol is Protocol.REST and route.service == "s3" and self._s3 is not None:
+            await self._s3(ctx, scope, receive, send)
+        elif route.protocol is Protocol.REST and not route.service:
             await self._send_control_error(
                 send, ValidationException(f"{method} {path} is not an operation of the SageMaker API"), ctx
             )
+        else:
+            await self._not_served(route, signed.service if signed else "", method, path, ctx, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -179,6 +253,87 @@ class EmulatorApp:
         if self.components is None:
             raise InternalFailure("the emulator is still starting")
         return self.components
+
+    @property
+    def _json_services(self) -> Mapping[str, JsonService]:
+        aws = self.components.aws if self.components is not None else None
+        return aws.json if aws is not None else {}
+
+    @property
+    def _query_services(self) -> Mapping[str, QueryService]:
+        aws = self.components.aws if self.components is not None else None
+        return aws.query if aws is not None else {}
+
+    @property
+    def _s3(self) -> RawHandler | None:
+        return self.components.s3 if self.components is not None else None
+
+    async def _not_served(
+        self,
+        route: Route,
+        scope_service: str,
+        method: str,
+        path: str,
+        ctx: RequestContext,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        if route.protocol is Protocol.QUERY and not route.operation:
+            # A query request names its operation in the form body.
+            try:
+                form = parse_qs((await _read_body(receive, MAX_CONTROL_BODY)).decode("latin-1"))
+            except ServiceError:
+                form = {}
+            route = dataclasses.replace(route, operation=form.get("Action", [""])[0])
+        # Naming an unknown service may read botocore's models from disk: off the event loop.
+        status, headers, body = await asyncio.to_thread(
+            unserved.response, route, scope_service, method, path, ctx.request_id
+        )
+        await _send(send, status, headers, body)
+
+    # ---- other JSON 1.1 and query services ----------------------------------------------------
+
+    async def _json(
+        self, service: JsonService, ctx: RequestContext, headers: dict[str, str], receive: Receive, send: Send
+    ) -> None:
+        protocol = service.protocol
+        try:
+            body = await _read_body(receive, MAX_CONTROL_BODY)
+            operation, params = protocol.parse(headers.get("x-amz-target"), body)
+            result = await asyncio.to_thread(service.handle, ctx, operation, params)
+            status, response_headers, payload = (
+                200,
+                [(b"content-type", CONTENT_TYPE_JSON)],
+                (protocol.serialize(operation, result)),
+            )
+        except ServiceError as error:
+            status, response_headers, payload = protocol.error_response(error)
+        except Exception as exc:
+            log.exception("%s request %s failed", protocol.target_prefix, ctx.request_id)
+            status, response_headers, payload = protocol.error_response(
+                InternalFailure(f"internal error: {exc}")
+            )
+        response_headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
+        await _send(send, status, response_headers, payload)
+
+    async def _query(
+        self, service: QueryService, ctx: RequestContext, query_string: str, receive: Receive, send: Send
+    ) -> None:
+        protocol = service.protocol
+        try:
+            body = await _read_body(receive, MAX_CONTROL_BODY)
+            operation, params = protocol.parse(body, query_string)
+            result = await asyncio.to_thread(service.handle, ctx, operation, params)
+            status, payload = 200, protocol.serialize(operation, result, ctx.request_id)
+            response_headers = [(b"content-type", b"text/xml")]
+        except ServiceError as error:
+            status, response_headers, payload = protocol.error_response(error, ctx.request_id)
+        except Exception as exc:
+            log.exception("%s request %s failed", protocol.service, ctx.request_id)
+            failure = InternalFailure(f"internal error: {exc}")
+            status, response_headers, payload = protocol.error_response(failure, ctx.request_id)
+        response_headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
+        await _send(send, status, response_headers, payload)
 
     # ---- control plane -----------------------------------------------------------------------
 
@@ -290,11 +445,6 @@ class EmulatorApp:
 
 def _headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-
-
-def _region(headers: dict[str, str]) -> str:
-    found = _SCOPE.search(headers.get("authorization", "").encode("latin-1"))
-    return found.group(1).decode() if found else DEFAULT_REGION
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

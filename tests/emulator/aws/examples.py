@@ -38,6 +38,10 @@ LITERALS: tuple[str, ...] = (
     "text/csv",
     "ml.m5.large",
     "abc; Expires=2024-05-06T07:08:09Z",
+    # For the models of ECR, CloudWatch Logs, STS and IAM: account ids, MFA codes, IAM paths.
+    "123456789012",
+    "123456",
+    "/",
 )
 _MAX_DEPTH = 8
 

@@ -105,7 +105,10 @@ def test_create_serves_then_remove_leaves_nothing(
 
     [view] = fleet.view("dy-create")
     assert (view.name, view.current_instance_count, view.desired_instance_count) == ("AllTraffic", 2, 2)
-    assert view.resolved_image.startswith("sha256:")
+    # As SageMaker reports it: the repository, then the digest of what runs.
+    repository, _, digest = view.resolved_image.partition("@")
+    assert repository == image("dockyard").rsplit(":", 1)[0]
+    assert digest.startswith("sha256:")
     names = sorted(instance.instance_id for instance in view.instances)
     assert names == containers_of(docker_client, fleet)
     assert all(name.startswith(f"{PREFIX}dy-create-AllTraffic-") for name in names)

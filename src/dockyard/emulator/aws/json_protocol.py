@@ -1,4 +1,4 @@
-"""The SageMaker control plane's wire protocol: AWS JSON 1.1, ``POST /``, ``X-Amz-Target: SageMaker.<Op>``.
+"""AWS JSON 1.1 (SageMaker's control plane, ECR, CloudWatch Logs): ``POST /``, ``X-Amz-Target: P.<Op>``.
 
 Parsing yields an operation name and its parameters exactly as botocore's *input* shapes name them;
 serializing takes a result keyed by the *output* shape's member names. No business logic lives here.
@@ -14,14 +14,23 @@ import orjson
 from dockyard.emulator.aws import json_values
 from dockyard.emulator.aws.service_models import service_model
 from dockyard.emulator.aws.validate import validate
-from dockyard.emulator.errors import SerializationException, ServiceError, UnknownOperation
+from dockyard.emulator.errors import (
+    SerializationException,
+    ServiceError,
+    UnknownOperation,
+    ValidationException,
+)
 
 CONTENT_TYPE = b"application/x-amz-json-1.1"
 
 
 class JsonProtocol:
-    def __init__(self, service: str = "sagemaker") -> None:
+    def __init__(
+        self, service: str = "sagemaker", validation_error: type[ServiceError] = ValidationException
+    ) -> None:
         self.model = service_model(service)
+        # The code a service answers constraint violations with (ECR: InvalidParameterException).
+        self.validation_error = validation_error
         self.target_prefix: str = self.model.metadata["targetPrefix"]
         self._operations = frozenset(self.model.operation_names)
 
@@ -39,7 +48,12 @@ class JsonProtocol:
         if shape is None:
             return operation, {}
         params: dict[str, Any] = json_values.decode(shape, document)
-        validate(shape, params)
+        try:
+            validate(shape, params)
+        except ValidationException as exc:
+            if self.validation_error is ValidationException:
+                raise
+            raise self.validation_error(exc.message) from None
         return operation, params
 
     def serialize(self, operation: str, result: Mapping[str, Any]) -> bytes:
@@ -61,7 +75,7 @@ class JsonProtocol:
 
     def _operation(self, target: str | None) -> str:
         if not target:
-            raise UnknownOperation("Missing X-Amz-Target header; expected SageMaker.<Operation>")
+            raise UnknownOperation(f"Missing X-Amz-Target header; expected {self.target_prefix}.<Operation>")
         prefix, _, operation = target.partition(".")
         if prefix != self.target_prefix or operation not in self._operations:
             raise UnknownOperation(f"Unknown operation {target}")

@@ -9,11 +9,12 @@ from botocore.model import ServiceModel
 
 
 @cache
-def _loader() -> Loader:
+def loader() -> Loader:
+    """botocore's own data loader (it caches what it has read), shared by every model lookup."""
     return Loader()
 
 
 @cache
 def service_model(name: str) -> ServiceModel:
     """The model botocore's own client uses for ``name`` ("sagemaker", "sagemaker-runtime"), loaded once."""
-    return ServiceModel(_loader().load_service_model(name, "service-2"), service_name=name)
+    return ServiceModel(loader().load_service_model(name, "service-2"), service_name=name)

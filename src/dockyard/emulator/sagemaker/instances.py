@@ -30,6 +30,8 @@ import httpx
 from dockyard.containers.engine import docker_errors
 from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.containers.local_run import LABEL_ROLE, LocalContainer, RunSpec, inspect_image
+from dockyard.emulator.ecr.uris import missing_image_reason
+from dockyard.emulator.ecr.uris import parse_image as parse_ecr_image
 from dockyard.emulator.runtime.router import Instance
 from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantSpec
 from dockyard.errors import DockyardError
@@ -154,6 +156,9 @@ class Containers:
             return
         except DockyardError:
             pass
+        if parse_ecr_image(image) is not None:
+            # The local ECR's images live in this engine; there is no remote ECR to pull from.
+            raise StartFailure(missing_image_reason(variant.name, image))
         try:
             with docker_errors(f"pulling {image}"):
                 self.client.images.pull(image)

@@ -1,7 +1,8 @@
 """Model data for the fleet: fetched once, unpacked once per content digest, mounted read-only.
 
 A model's data is ``ModelDataUrl`` (one ``model.tar.gz``) or ``ModelDataSource.S3DataSource`` (an
-uncompressed prefix, or one archive). ``s3://`` is read with boto3 through the configured S3 endpoint;
+uncompressed prefix, or one archive). ``s3://`` is read from the emulator's own S3, straight from the
+state directory, or, when an S3 endpoint is configured (``DOCKYARD_S3_ENDPOINT_URL``), with boto3 there;
 ``file://`` is read from this machine (a documented deviation of the local target, as SageMaker's own
 local mode allows). Archives are unpacked with :func:`dockyard.archive.unpack` (which refuses
 unsafe archives) into ``<state>/models/<sha256>/``: the same bytes are unpacked once, whatever their URL,
@@ -15,11 +16,14 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from dockyard.archive import unpack
+from dockyard.emulator.s3.errors import S3Error
+from dockyard.emulator.s3.local_objects import LocalObjects
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
 from dockyard.emulator.security.paths import PathNotAllowed, checked_host_path
 from dockyard.errors import DockyardError
@@ -60,11 +64,14 @@ class ModelData:
     def __init__(
         self, state_dir: Path, s3_endpoint_url: str | None = None, roots: tuple[Path, ...] = ()
     ) -> None:
+        self.state_dir = state_dir
         self.models = state_dir / "models"
         self.roots = (state_dir, *roots)  # where file:// model data may be read from
         self.downloads = state_dir / "downloads"
         self.s3_endpoint_url = s3_endpoint_url
         self._lock = threading.Lock()  # one unpack into models/ at a time
+        self._local_lock = threading.Lock()
+        self._local: LocalObjects | None = None
 
     def prepare(self, container: ContainerSpec, region: str) -> Path | None:
         """The unpacked model directory for ``container``; None when it has no model data."""
@@ -108,8 +115,7 @@ class ModelData:
                         digest.update(chunk)
                         out.write(chunk)
             elif parsed.scheme == "s3":
-                body = self._s3_object(url, parsed.netloc, parsed.path.lstrip("/"), region)
-                for chunk in body.iter_chunks(_CHUNK):
+                for chunk in self._s3_object(url, parsed.netloc, parsed.path.lstrip("/"), region):
                     digest.update(chunk)
                     out.write(chunk)
             else:
@@ -148,13 +154,7 @@ class ModelData:
             return target
 
     def _copy_prefix(self, url: str, bucket: str, prefix: str, tree: Path, region: str) -> None:
-        client = self._s3(region)
-        keys: list[str] = []
-        try:
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                keys.extend(item["Key"] for item in page.get("Contents", []) if not item["Key"].endswith("/"))
-        except Exception as exc:  # botocore's errors: the service's own sentence is the detail
-            raise download_failed(url, _detail(exc)) from None
+        keys = [key for key in self._s3_keys(url, bucket, prefix, region) if not key.endswith("/")]
         if not keys:
             raise download_failed(url, "no object has this prefix")
         base = prefix if prefix.endswith("/") or not prefix else f"{prefix}/"
@@ -164,12 +164,45 @@ class ModelData:
             if not path.is_relative_to(tree.resolve()):
                 raise download_failed(url, f"the key {key} would be written outside /opt/ml/model")
             path.parent.mkdir(parents=True, exist_ok=True)
-            body = self._s3_object(url, bucket, key, region)
             with path.open("wb") as out:
-                for chunk in body.iter_chunks(_CHUNK):
+                for chunk in self._s3_object(url, bucket, key, region):
                     out.write(chunk)
 
-    # ---- S3 ------------------------------------------------------------------------------------
+    # ---- S3: the emulator's own, or the configured endpoint's ----------------------------------
+
+    def _local_objects(self) -> LocalObjects:
+        with self._local_lock:
+            if self._local is None:
+                self._local = LocalObjects(self.state_dir)
+            return self._local
+
+    def _s3_keys(self, url: str, bucket: str, prefix: str, region: str) -> list[str]:
+        if not self.s3_endpoint_url:
+            try:
+                return self._local_objects().keys(bucket, prefix)
+            except S3Error as exc:
+                raise download_failed(url, _local_detail(exc, "ListObjectsV2")) from None
+        keys: list[str] = []
+        try:
+            paginator = self._s3(region).get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                keys.extend(item["Key"] for item in page.get("Contents", []))
+        except Exception as exc:  # botocore's errors: the service's own sentence is the detail
+            raise download_failed(url, _detail(exc)) from None
+        return keys
+
+    def _s3_object(self, url: str, bucket: str, key: str, region: str) -> Iterator[bytes]:
+        if not self.s3_endpoint_url:
+            try:
+                return self._local_objects().read(bucket, key)
+            except S3Error as exc:
+                raise download_failed(url, _local_detail(exc, "GetObject")) from None
+        try:
+            body = self._s3(region).get_object(Bucket=bucket, Key=key)["Body"]
+        except Exception as exc:  # botocore's errors: the service's own sentence is the detail
+            raise download_failed(url, _detail(exc)) from None
+        chunks: Iterator[bytes] = body.iter_chunks(_CHUNK)
+        return chunks
 
     def _s3(self, region: str) -> S3Client:
         import boto3
@@ -181,12 +214,6 @@ class ModelData:
             if session.get_credentials() is None:  # a local S3 stand-in takes any credentials
                 options.update(aws_access_key_id="dockyard", aws_secret_access_key="dockyard")
         return session.client("s3", **options)
-
-    def _s3_object(self, url: str, bucket: str, key: str, region: str) -> Any:
-        try:
-            return self._s3(region).get_object(Bucket=bucket, Key=key)["Body"]
-        except Exception as exc:  # botocore's errors: the service's own sentence is the detail
-            raise download_failed(url, _detail(exc)) from None
 
 
 def _tree_digest(tree: Path) -> str:
@@ -201,6 +228,11 @@ def _tree_digest(tree: Path) -> str:
                     digest.update(chunk)
             digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _local_detail(exc: S3Error, operation: str) -> str:
+    """The sentence boto3 would have given for the same error of the same S3."""
+    return f"An error occurred ({exc.code}) when calling the {operation} operation: {exc.message}"
 
 
 def _detail(exc: Exception) -> str:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.containers.engine import connect
 from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
+from dockyard.emulator.ecr.uris import resolved_reference
 from dockyard.emulator.runtime.router import EndpointRoute, Router, VariantRoute
 from dockyard.emulator.sagemaker.deployment import (
     DeploymentSpec,
@@ -171,7 +172,11 @@ class Reconciler:
                     current_instance_count=sum(1 for i in instances if i.route.healthy),
                     desired_instance_count=variant.instance_count,
                     image=variant.container.image,
-                    resolved_image=instances[0].box.image.id if instances else "",
+                    resolved_image=(
+                        resolved_reference(variant.container.image, instances[0].box.image.id)
+                        if instances
+                        else ""
+                    ),
                     status="Updating" if fleet.updating else "",
                     instances=tuple(InstanceView(i.name, i.route.url, i.route.healthy) for i in instances),
                 )
