@@ -52,7 +52,7 @@ from dockyard.emulator.context import RequestContext  # noqa: E402
 from dockyard.emulator.errors import ServiceError  # noqa: E402
 from dockyard.emulator.runtime.invoke import Runtime  # noqa: E402
 from dockyard.emulator.sagemaker.reconciler import Reconciler  # noqa: E402
-from dockyard.emulator.security.credentials import SECRET_ENV  # noqa: E402
+from dockyard.emulator.security.credentials import save_credentials  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BASE_IMAGE = os.environ.get("DOCKYARD_TEST_BASE_IMAGE", "dockyard-test-base:bookworm")
@@ -200,13 +200,13 @@ def with_server(work: Path, image: str, environment: dict[str, str]) -> Setup:
     log = (work / "emulator.log").open("wb")
     command = [sys.executable, "-m", "dockyard.emulator", "--port", str(port), "--state-dir", str(state)]
     command += ["--allow-path", str(work)]  # the model archive is written there
+    save_credentials(state, "bench")  # the secret the clients here sign with
     if CLIENT_CORES:
         command = ["taskset", "-c", CLIENT_CORES[0], *command]
     process = subprocess.Popen(
         [*command, "--log-level", "warning"],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, SECRET_ENV: "bench"},  # the secret the clients here sign with
     )
     url = f"http://127.0.0.1:{port}"
 

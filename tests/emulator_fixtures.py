@@ -23,7 +23,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from dockyard.emulator.security.credentials import SECRET_ENV
+from dockyard.emulator.security.credentials import SECRET_ENV, save_credentials
 from tests.aws_fixtures import FAKE_KEY, REGION, _free_port
 
 
@@ -33,12 +33,13 @@ class EmulatorProcess:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = state_dir.parent / "emulator-test.log"
-        # The emulator checks SigV4 signatures against this secret; every client here signs with it.
+        # The emulator checks SigV4 signatures against its state directory's secret: FAKE_KEY here, so
+        # every client of the tests signs with it, and dockyard's CLI finds it where users' does.
+        save_credentials(state_dir, FAKE_KEY)
         self.env = {
-            **os.environ,
+            **{name: value for name, value in os.environ.items() if name != SECRET_ENV},
             "DOCKYARD_S3_ENDPOINT_URL": s3_endpoint_url,
             "PYTHONUNBUFFERED": "1",
-            SECRET_ENV: FAKE_KEY,
         }
         self.allow_paths = allow_paths
         self.process: subprocess.Popen[bytes] | None = None

@@ -111,18 +111,15 @@ def test_missing_endpoint(sagemaker_client: Any, runtime_client: Any) -> None:
 
 def test_body_over_the_invoke_limit(emulator: EmulatorProcess) -> None:
     body = b"x" * (6_291_456 + 1)
-    response = httpx.post(
-        f"{emulator.url}/endpoints/srv-nothing/invocations",
-        content=body,
-        headers={"content-type": "text/csv"},
-        timeout=30,
+    response = emulator.signed_request(
+        "POST", "/endpoints/srv-nothing/invocations", body=body, headers={"content-type": "text/csv"}
     )
     assert response.status_code == 413
     assert "6291456 bytes" in response.text
 
 
 def test_unknown_route_and_status(emulator: EmulatorProcess) -> None:
-    response = httpx.get(f"{emulator.url}/nothing-here", timeout=5)
+    response = emulator.signed_request("GET", "/nothing-here")
     assert response.status_code == 400
     assert "is not an operation of the SageMaker API" in response.text
     status = httpx.get(f"{emulator.url}/_dockyard/status", timeout=5).json()

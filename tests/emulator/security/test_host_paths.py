@@ -68,6 +68,24 @@ def test_a_symlink_inside_a_root_cannot_point_out_of_it(tmp_path: Path, secrets_
     )
 
 
+def test_a_link_inside_an_allowed_tree_cannot_bring_in_an_outside_file(
+    tmp_path: Path, secrets_dir: Path
+) -> None:
+    tree = tmp_path / "project" / "model"
+    tree.mkdir(parents=True)
+    (tree / "weights.bin").write_bytes(b"w")
+    (tree / "key").symlink_to(secrets_dir / "id_ed25519")
+    (tree / "dir").symlink_to(secrets_dir)
+    store = ModelData(tmp_path / "state", roots=(tmp_path / "project",))
+    reason = _reason(
+        store, ContainerSpec(IMAGE, model_data_prefix=tree.as_uri(), model_data_compressed=False)
+    )
+    assert "(which resolves to" in reason
+    assert str(secrets_dir) in reason
+    assert "is outside the directories the local target may read model data from" in reason
+    assert not (tmp_path / "state" / "models").exists()
+
+
 def test_allowed_roots_are_read(tmp_path: Path) -> None:
     project = tmp_path / "project"
     archive = model_archive(project)

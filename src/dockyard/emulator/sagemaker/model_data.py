@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from dockyard.archive import unpack
 from dockyard.emulator.s3.errors import S3Error
 from dockyard.emulator.s3.local_objects import LocalObjects
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
-from dockyard.emulator.security.paths import PathNotAllowed, checked_host_path
+from dockyard.emulator.security.paths import PathNotAllowed, checked_host_path, copy_checked_tree
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
@@ -141,7 +140,10 @@ class ModelData:
                 source = self._host_path(url, parsed.path)
                 if not source.is_dir():
                     raise download_failed(url, f"{source} is not a directory on this machine")
-                shutil.copytree(source, tree, symlinks=False)
+                try:
+                    copy_checked_tree(source, tree, self.roots)
+                except PathNotAllowed as refused:
+                    raise download_failed(url, refused.message) from None
             elif parsed.scheme == "s3":
                 self._copy_prefix(url, parsed.netloc, parsed.path.lstrip("/"), tree, region)
             else:

@@ -71,8 +71,15 @@ def local_credentials(state_dir: Path, *, create: bool = False) -> LocalCredenti
             f"cannot read the emulator's credentials from {path}; run the command as the user who "
             f"started the emulator, or set {SECRET_ENV} to the secret it was started with"
         )
+    return save_credentials(state_dir, secrets.token_urlsafe(30))
+
+
+def save_credentials(state_dir: Path, secret: str) -> LocalCredentials:
+    """Record ``secret`` as ``state_dir``'s emulator secret (when none is recorded yet; else the recorded
+    one wins and is returned): what an emulator made for itself, or what a test starts one with."""
+    path = credentials_path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    made = LocalCredentials(ACCESS_KEY_ID, secrets.token_urlsafe(30))
+    made = LocalCredentials(ACCESS_KEY_ID, secret)
     text = (
         f"[{PROFILE}]\n"
         f"aws_access_key_id = {made.access_key_id}\n"

@@ -8,6 +8,7 @@ so a link inside an allowed root cannot point out of it.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -54,3 +55,14 @@ def _resolved(root: Path) -> Path | None:
         return root.resolve(strict=True)
     except (OSError, RuntimeError):
         return None
+
+
+def copy_checked_tree(source: Path, destination: Path, roots: Iterable[Path]) -> None:
+    """Copy the directory ``source`` to ``destination``, every file checked as :func:`checked_host_path`
+    checks: a link inside an allowed directory may not bring in a file from outside the roots."""
+    allowed = tuple(roots)
+
+    def copy(src: str, dst: str) -> object:
+        return shutil.copy2(checked_host_path(Path(src), allowed), dst)
+
+    shutil.copytree(source, destination, symlinks=False, copy_function=copy)
