@@ -27,9 +27,12 @@ import httpx
 import uvicorn
 from botocore.config import Config
 
-from dockyard.emulator.context import DEFAULT_REGION
+from dockyard.emulator.context import DEFAULT_ACCOUNT, DEFAULT_REGION, ResourceKey
+from dockyard.emulator.route_table import Router
 from dockyard.emulator.runtime.invoke import Runtime
-from dockyard.emulator.sagemaker.deployment import DeploymentSpec, FleetEvents, InstanceView, VariantView
+from dockyard.emulator.sagemaker.deployment import DeploymentSpec, InstanceView, VariantView
+from dockyard.emulator.sagemaker.fleet_reports import FleetReports
+from dockyard.emulator.sagemaker.instances import endpoint_log_dir
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
@@ -45,24 +48,20 @@ LOG_LINES = 2000
 class InstantFleet(Reconciler):
     """The real reconciler's routing table and log files, with deployments reported done at once."""
 
-    def __init__(self, state_dir: Path) -> None:
-        super().__init__(state_dir)
-        self.specs: dict[str, DeploymentSpec] = {}
-
-    def bind(self, events: FleetEvents) -> None:
-        super().bind(events)
-        self.events = events
+    def __init__(self, state_dir: Path, router: Router, events: FleetReports) -> None:
+        super().__init__(state_dir, router, events)
+        self.specs: dict[ResourceKey, DeploymentSpec] = {}
 
     def deploy(self, spec: DeploymentSpec) -> None:
-        self.specs[spec.endpoint_name] = spec
+        self.specs[spec.endpoint] = spec
         self.events.deployment_succeeded(spec)
 
-    def remove(self, endpoint_name: str) -> None:
-        self.specs.pop(endpoint_name, None)
-        self.events.endpoint_removed(endpoint_name)
+    def remove(self, endpoint: ResourceKey) -> None:
+        self.specs.pop(endpoint, None)
+        self.events.endpoint_removed(endpoint)
 
-    def view(self, endpoint_name: str) -> tuple[VariantView, ...]:
-        spec = self.specs.get(endpoint_name)
+    def view(self, endpoint: ResourceKey) -> tuple[VariantView, ...]:
+        spec = self.specs.get(endpoint)
         if spec is None:
             return ()
         return tuple(
@@ -74,7 +73,7 @@ class InstantFleet(Reconciler):
                 image=variant.container.image,
                 resolved_image="sha256:" + "0" * 64,
                 status="",
-                instances=(InstanceView(f"dockyard-ep-{endpoint_name}-1", "http://127.0.0.1:1", True),),
+                instances=(InstanceView(f"dockyard-ep-{endpoint.name}-1", "http://127.0.0.1:1", True),),
             )
             for variant in spec.variants
         )
@@ -91,10 +90,12 @@ def start(state_dir: Path) -> tuple[str, Components, uvicorn.Server]:
     settings = EmulatorSettings(port=port, state_dir=state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database)
-    fleet = InstantFleet(state_dir)
+    router = Router()
+    fleet = InstantFleet(state_dir, router, FleetReports(store))
     provider = SageMakerProvider(store, fleet)
-    fleet.bind(provider)
-    components = Components(store, fleet, provider, Runtime(fleet, provider.endpoint_status))
+    components = Components(
+        store, fleet, provider, Runtime(router, provider.endpoint_status, fleet.report_unreachable)
+    )
     # Behind the security middleware, as `dockyard emulator up` serves it: its checks are in the timings.
     app = secure(EmulatorApp(settings, components), settings)
     config = uvicorn.Config(
@@ -149,7 +150,8 @@ def populate(url: str, components: Components, state_dir: Path, count: int) -> N
             ],
         )
         sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
-        log = state_dir / "logs" / name / "AllTraffic" / f"dockyard-ep-{name}-1.log"
+        endpoint = ResourceKey(DEFAULT_ACCOUNT, DEFAULT_REGION, name)
+        log = endpoint_log_dir(state_dir, endpoint) / "AllTraffic" / f"dockyard-ep-{name}-1.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(
             "".join(

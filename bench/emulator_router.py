@@ -45,13 +45,21 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test suite's image helpers
 
-from tests.emulator.runtime.fleet_kit import Recorder, deployment, model_archive, reconciler, variant  # noqa: E402
+from tests.emulator.runtime.fleet_kit import (  # noqa: E402
+    Recorder,
+    deployment,
+    model_archive,
+    reconciler,
+    runtime_of,
+    variant,
+)
 from tests.fixture_images import build_fixture_image, remove_fixture_images  # noqa: E402
 
-from dockyard.emulator.context import RequestContext  # noqa: E402
+from dockyard.emulator.context import Caller  # noqa: E402
 from dockyard.emulator.errors import ServiceError  # noqa: E402
 from dockyard.emulator.runtime.invoke import Runtime  # noqa: E402
-from dockyard.emulator.sagemaker.reconciler import Reconciler  # noqa: E402
+from dockyard.emulator.sagemaker.instances import LABEL_EMULATOR, LABEL_ENDPOINT, emulator_id  # noqa: E402
+from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers  # noqa: E402
 from dockyard.emulator.security.credentials import save_credentials  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -99,7 +107,7 @@ class RuntimeApp:
             if header in headers:
                 params[member] = headers[header].decode()
         try:
-            result = await self.runtime.invoke(RequestContext(), params)
+            result = await self.runtime.invoke(Caller(), params)
             status, payload = 200, result["Body"]
             out = [
                 (b"content-type", str(result.get("ContentType", "")).encode()),
@@ -214,7 +222,7 @@ def with_server(work: Path, image: str, environment: dict[str, str]) -> Setup:
         process.terminate()
         process.wait(timeout=60)
         log.close()
-        Reconciler(state).stop_all()
+        remove_fleet_containers(state)
 
     try:
         deadline = time.monotonic() + 60
@@ -259,10 +267,15 @@ def with_server(work: Path, image: str, environment: dict[str, str]) -> Setup:
             if status["EndpointStatus"] == "Failed" or time.monotonic() > deadline + 120:
                 raise SystemExit(f"the endpoint did not come up: {status.get('FailureReason')}")
             time.sleep(0.2)
-        [instance] = Reconciler(state).containers.labelled("bench")
-        if CLIENT_CORES:
-            docker.from_env().api.update_container(instance["name"], cpuset_cpus=CLIENT_CORES[1])
-        ports = docker.from_env().api.inspect_container(instance["name"])["NetworkSettings"]["Ports"]
+        labels = [f"{LABEL_EMULATOR}={emulator_id(state)}", f"{LABEL_ENDPOINT}=bench"]
+        engine = docker.from_env()
+        try:
+            [instance] = engine.api.containers(filters={"label": labels})
+            if CLIENT_CORES:
+                engine.api.update_container(instance["Id"], cpuset_cpus=CLIENT_CORES[1])
+            ports = engine.api.inspect_container(instance["Id"])["NetworkSettings"]["Ports"]
+        finally:
+            engine.close()
         direct = f"http://127.0.0.1:{ports['8080/tcp'][0]['HostPort']}/invocations"
     except BaseException:
         close()
@@ -291,7 +304,7 @@ def with_asgi_app(work: Path, image: str, environment: dict[str, str]) -> Setup:
             raise SystemExit(f"the endpoint did not come up: {event.reason}")
         [view] = fleet.view("bench")
         port = free_port()
-        server = serve_in_thread(RuntimeApp(Runtime(fleet, lambda *_: "InService")), port)
+        server = serve_in_thread(RuntimeApp(runtime_of(fleet, lambda _: "InService")), port)
     except BaseException:
         close()
         raise

@@ -3,7 +3,7 @@
 # (model → image → endpoint on the local SageMaker → prediction).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/venv.sh
+scripts/venv.sh demo
 scripts/docker-engine.sh
 # The image's base is python:3.11-slim when the engine has it or can pull it. Where nothing can be pulled
 # (as on our CI machines), the tests' local base image stands in (debootstrap, about a minute, once), and

@@ -2,7 +2,7 @@
 # The README's second command: set up (idempotently), then lint, type-check and run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/venv.sh
+scripts/venv.sh dev
 scripts/test-env.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -127,9 +127,9 @@ def emulator(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iter
     process.start()
     yield process
     process.stop()
-    from dockyard.emulator.sagemaker.reconciler import Reconciler
+    from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
 
-    Reconciler(state_dir).stop_all()
+    remove_fleet_containers(state_dir)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from dockyard import archive
-from dockyard.archive import IGNORED_NAMES, Limits, human_size, pack, unpack
+from dockyard.archive import IGNORED_NAMES, UnpackLimits, human_size, pack, unpack
 from dockyard.errors import ArchiveError, UsageError
 
 MiB = 1 << 20
@@ -106,7 +106,7 @@ def _listing(root: Path) -> list[str]:
 def assert_rejected(tmp_path: Path) -> Callable[..., None]:
     """Unpack must raise exactly ``message`` and leave the filesystem as it was."""
 
-    def check(members: list[Member], message: str, limits: Limits | None = None) -> None:
+    def check(members: list[Member], message: str, limits: UnpackLimits | None = None) -> None:
         work = tmp_path / "work"
         work.mkdir()
         crafted = _craft(work / "evil.tar.gz", members)
@@ -114,7 +114,7 @@ def assert_rejected(tmp_path: Path) -> Callable[..., None]:
         destination.mkdir()
         before = _listing(tmp_path)
         with pytest.raises(ArchiveError) as caught:
-            unpack(crafted, destination, limits or Limits())
+            unpack(crafted, destination, limits or UnpackLimits())
         assert caught.value.message == f"refusing to unpack {crafted}: {message}; nothing was written"
         assert _listing(tmp_path) == before
         assert not list(destination.iterdir())
@@ -376,7 +376,7 @@ def test_unpack_rejects_a_bomb_by_declared_size(assert_rejected: Callable[..., N
     assert_rejected(
         [_member("small.bin", data=b"x" * 1000), _zeros("big.bin", 2 * MiB)],
         "it unpacks to more than 2 MiB (member 'big.bin' goes over the limit)",
-        Limits(max_total_size=2 * MiB),
+        UnpackLimits(max_total_size=2 * MiB),
     )
 
 
@@ -384,13 +384,13 @@ def test_unpack_rejects_a_bomb_by_ratio(assert_rejected: Callable[..., None]) ->
     assert_rejected(
         [_member("a.txt", data=b"x"), _zeros("zeros.bin", 16 * MiB)],
         "it expands more than 100 times its compressed size (at member 'zeros.bin'): a decompression bomb",
-        Limits(max_ratio=100, ratio_after=MiB),
+        UnpackLimits(max_ratio=100, ratio_after=MiB),
     )
 
 
 def test_the_default_limits_stop_a_zero_bomb_early(tmp_path: Path) -> None:
     # Zeros at gzip level 1 (about 230:1, deflate's fastest level): rejected once the
-    # first 64 MiB have been decompressed (Limits.ratio_after), and nothing is written.
+    # first 64 MiB have been decompressed (UnpackLimits.ratio_after), and nothing is written.
     bomb = tmp_path / "bomb.tar.gz"
     with tarfile.open(bomb, "w:gz", compresslevel=1) as tar:
         for number in range(2):
@@ -431,15 +431,15 @@ def test_unpack_rejects_too_many_members(assert_rejected: Callable[..., None]) -
     assert_rejected(
         [_member(f"f{number}", data=b"") for number in range(4)],
         "it has more than 3 members",
-        Limits(max_members=3),
+        UnpackLimits(max_members=3),
     )
 
 
 def test_unpack_accepts_what_is_within_the_limits(tmp_path: Path) -> None:
     crafted = _craft(tmp_path / "ok.tar.gz", [_zeros("zeros.bin", 2 * MiB), _member("a", data=b"a")])
-    result = unpack(crafted, tmp_path / "dest", Limits(max_total_size=2 * MiB + 1, max_members=2))
+    result = unpack(crafted, tmp_path / "dest", UnpackLimits(max_total_size=2 * MiB + 1, max_members=2))
     assert (result.files, result.size) == (2, 2 * MiB + 1)
-    assert Limits() == Limits(50 * (1 << 30), 1_000_000, 200, 64 * MiB)
+    assert UnpackLimits() == UnpackLimits(50 * (1 << 30), 1_000_000, 200, 64 * MiB)
 
 
 def test_unpack_rejects_unreadable_archives(tmp_path: Path) -> None:

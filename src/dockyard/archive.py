@@ -49,7 +49,7 @@ class PackResult:
 
 
 @dataclass(frozen=True)
-class Limits:
+class UnpackLimits:
     """Bounds on what an archive may expand to; an archive over any of them is a decompression bomb."""
 
     max_total_size: int = 50 * GiB
@@ -281,7 +281,7 @@ class _Inflater:
 
     _READ = 16 * 1024
 
-    def __init__(self, raw: BinaryIO, limits: Limits | None) -> None:
+    def __init__(self, raw: BinaryIO, limits: UnpackLimits | None) -> None:
         self.raw = raw
         self.limits = limits
         self.taken = 0
@@ -323,7 +323,7 @@ class _Inflater:
 
 
 class _Validator:
-    def __init__(self, archive: Path, limits: Limits) -> None:
+    def __init__(self, archive: Path, limits: UnpackLimits) -> None:
         self.archive = archive
         self.limits = limits
         self.seen: list[_Seen] = []
@@ -445,7 +445,7 @@ def _extract(archive: Path, raw: BinaryIO, seen: list[_Seen], into: Path) -> Non
         raise ArchiveError(f"{problem}: {exc}; nothing was written") from None
 
 
-def unpack(archive: Path, destination: Path, limits: Limits = Limits()) -> UnpackResult:
+def unpack(archive: Path, destination: Path, limits: UnpackLimits = UnpackLimits()) -> UnpackResult:
     """Unpack ``archive`` into ``destination`` (missing or an empty directory), or nothing at all."""
     if destination.exists() and not (destination.is_dir() and not any(destination.iterdir())):
         raise UsageError(

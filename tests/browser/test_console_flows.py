@@ -19,7 +19,10 @@ from botocore.exceptions import ClientError
 from playwright.sync_api import expect
 
 from dockyard.archive import pack
+from dockyard.emulator.context import DEFAULT_ACCOUNT, ResourceKey
+from dockyard.emulator.sagemaker.instances import endpoint_log_dir
 from dockyard.emulator.sagemaker.store import Store
+from tests.aws_fixtures import REGION
 from tests.browser.conftest import Dialogs
 from tests.emulator_fixtures import EmulatorProcess
 from tests.fixture_images import build_fixture_image, remove_fixture_images, write_model
@@ -317,9 +320,8 @@ def test_user_strings_are_shown_as_text(
     send(page, content_type="text/x-<img src=x onerror=alert(3)>")
     expect(page.locator("#invocation-result")).to_contain_text("<img src=x onerror=alert(3)>")
     # A log line: whatever a container prints lands in its log file, which the page follows.
-    log_file = max(
-        (console_emulator.state_dir / "logs" / "console-ep").glob("*/*.log"), key=lambda p: p.stat().st_mtime
-    )
+    logs = endpoint_log_dir(console_emulator.state_dir, ResourceKey(DEFAULT_ACCOUNT, REGION, "console-ep"))
+    log_file = max(logs.glob("*/*.log"), key=lambda p: p.stat().st_mtime)
     with log_file.open("a") as log:
         log.write(f"{script} {attribute}\n")
     expect(page.locator("#log-lines")).to_contain_text(f"{script} {attribute}")

@@ -1,4 +1,5 @@
-"""`dockyard demo`, the README's first command, end to end on a private emulator and state directory."""
+"""`dockyard demo`, the README's first command, end to end on a private emulator and state directory:
+it asserts only on what this run made, never on what a user's own demo left on the engine."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from dockyard.emulator.sagemaker.instances import LABEL_EMULATOR, emulator_id
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -55,4 +57,7 @@ def test_demo_deploys_to_the_local_sagemaker_and_predicts(
         assert "endpoint dockyard-demo: up to date, InService" in again.stdout
     finally:
         subprocess.run([*dockyard, "emulator", "down", "--stop-endpoints"], env=env, timeout=120, check=False)
-    assert docker_client.containers.list(all=True, filters={"label": "dockyard.endpoint=dockyard-demo"}) == []
+    # Only this run's containers (its state directory's emulator label): a demo the user ran earlier on
+    # the same engine has containers of the same endpoint name, and they are none of this test's business.
+    mine = [f"{LABEL_EMULATOR}={emulator_id(tmp_path / 'state')}", "dockyard.endpoint=dockyard-demo"]
+    assert docker_client.containers.list(all=True, filters={"label": mine}) == []

@@ -20,7 +20,7 @@ def _local_target(state_dir: Path) -> Target:
 
 
 def test_local_logs_per_instance_and_follow(tmp_path: Path) -> None:
-    directory = tmp_path / "logs" / "iris"
+    directory = tmp_path / "logs" / "123456789012" / REGION / "iris"
     (directory / "AllTraffic").mkdir(parents=True)
     first = directory / "AllTraffic" / "i-1.log"
     first.write_text("loading model\nready\npartial")
@@ -46,7 +46,7 @@ def test_local_logs_per_instance_and_follow(tmp_path: Path) -> None:
     with pytest.raises(DockyardError) as caught:
         logs("absent", target=target)
     assert caught.value.message == (
-        f"the endpoint absent has no logs in {tmp_path / 'logs' / 'absent'}; "
+        f"the endpoint absent has no logs in {tmp_path / 'logs' / '*' / REGION / 'absent'}; "
         "is it deployed on this emulator? (`dockyard endpoints list`)"
     )
 

@@ -44,7 +44,7 @@ def train_example_model(model_dir: Path) -> tuple[str, str]:
         from sklearn.linear_model import LogisticRegression
     except ImportError as exc:
         raise DemoError(
-            f"the demo needs scikit-learn ({exc.name} is missing): pip install 'dockyard[flavors]'"
+            f"the demo needs scikit-learn ({exc.name} is missing): pip install 'dockyard[demo]'"
         ) from None
     features, labels = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=500).fit(features, labels)

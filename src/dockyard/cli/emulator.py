@@ -134,11 +134,11 @@ def down(
 
     stopped = stop(state_dir)
     if stop_endpoints:
-        from dockyard.emulator.sagemaker.reconciler import Reconciler
+        from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
         from dockyard.emulator.settings import EmulatorSettings
 
         settings = EmulatorSettings() if state_dir is None else EmulatorSettings(state_dir=state_dir)
-        Reconciler(settings.state_dir).stop_all()
+        remove_fleet_containers(settings.state_dir)
     if stopped is None:
         console.print("no emulator was running")
     else:
@@ -152,15 +152,20 @@ def status_command(
     output: str = typer.Option("table", "--output", "-o", help="table or json"),
 ) -> None:
     """Whether an emulator runs, and where. Exits 1 when none does."""
-    from dockyard.emulator.process import status
+    from dockyard.emulator.process import holdings, status
 
     found = status(state_dir)
+    held = holdings(found.url) if found is not None and found.ready else {}
     if output == "json":
-        console.print_json(json.dumps(found.as_dict() if found else {"running": False}))
+        console.print_json(json.dumps({**found.as_dict(), "services": held} if found else {"running": False}))
     elif found is None:
         console.print("no emulator is running (start one with `dockyard emulator up --detach`)")
     else:
         console.print(f"emulator running at {found.url} (pid {found.pid}, state {found.state_dir})")
+        for service, counts in held.items():
+            if isinstance(counts, dict):
+                shown = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in counts.items())
+                console.print(f"  {service}: {shown}")
     if found is None:
         raise typer.Exit(1)
 

@@ -81,10 +81,15 @@ class LocalContainer:
 
     def __init__(self, spec: RunSpec, client: DockerClient | None = None) -> None:
         self.spec = spec
+        self._owns_client = client is None  # then closing this object closes the client too
         self.client = client or connect()
         self.name = spec.name or f"dockyard-run-{secrets.token_hex(4)}"
-        self.image = inspect_image(self.client, spec.image)
-        self.limits = limits_for(self.client, spec.instance_type)
+        try:
+            self.image = inspect_image(self.client, spec.image)
+            self.limits = limits_for(self.client, spec.instance_type)
+        except BaseException:
+            self._close_client()
+            raise
         self.container: Container | None = None
         self.ports: dict[int, int] = {}  # container port -> host port on 127.0.0.1
         self._tempdir: Path | None = None
@@ -116,9 +121,13 @@ class LocalContainer:
         if spec.name is None:
             raise UsageError("adopting a container needs its name")
         box = cls(spec, client)
-        with docker_errors(f"finding {spec.name}"):
-            box.container = box.client.containers.get(spec.name)
-        box._read_ports()
+        try:
+            with docker_errors(f"finding {spec.name}"):
+                box.container = box.client.containers.get(spec.name)
+            box._read_ports()
+        except BaseException:
+            box._close_client()
+            raise
         return box
 
     def start(self) -> None:
@@ -210,6 +219,12 @@ class LocalContainer:
                 if self._tempdir is not None:
                     shutil.rmtree(self._tempdir, ignore_errors=True)
                     self._tempdir = None
+                self._close_client()
+
+    def _close_client(self) -> None:
+        if self._owns_client:
+            self._owns_client = False
+            self.client.close()
 
     def _remove_container(self) -> None:
         if self.container is None:

@@ -30,21 +30,6 @@ class ValidationException(ServiceError):
     status = 400
 
 
-class ResourceNotFound(ServiceError):
-    code = "ResourceNotFound"
-    status = 400
-
-
-class ResourceInUse(ServiceError):
-    code = "ResourceInUse"
-    status = 400
-
-
-class ResourceLimitExceeded(ServiceError):
-    code = "ResourceLimitExceeded"
-    status = 400
-
-
 class ConflictException(ServiceError):
     code = "ConflictException"
     status = 400
@@ -85,11 +70,6 @@ class ModelError(ServiceError):
 
     code = "ModelError"
     status = 424
-
-
-class ModelNotReadyException(ServiceError):
-    code = "ModelNotReadyException"
-    status = 429
 
 
 class ServiceUnavailable(ServiceError):

@@ -120,6 +120,16 @@ def status(state_dir: Path | None = None) -> EmulatorStatus | None:
     return EmulatorStatus(pid, url, state_dir, bool(answer.get("ready")))
 
 
+def holdings(url: str) -> dict[str, Any]:
+    """What each service of the emulator at ``url`` holds (counts by kind); empty when it cannot say."""
+    try:
+        data = httpx.get(url.rstrip("/") + STATUS_PATH, params={"services": "1"}, timeout=10.0).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+    services = data.get("services") if isinstance(data, dict) else None
+    return services if isinstance(services, dict) else {}
+
+
 def probe(url: str) -> dict[str, Any] | None:
     """What the dockyard emulator at ``url`` says of itself; None when nothing (or not one) answers."""
     try:

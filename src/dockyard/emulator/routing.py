@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 from urllib.parse import parse_qs, unquote
 
 # "Credential=AKID/20261125/eu-west-1/sagemaker/aws4_request" in the SigV4 Authorization header, or the
@@ -38,8 +38,7 @@ class Protocol(Enum):
     REST = "rest"
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(NamedTuple):
     """The SigV4 credential scope's access key, region and service, when the request is signed."""
 
     access_key: str
@@ -47,13 +46,16 @@ class Scope:
     service: str
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     protocol: Protocol
     # JSON/CBOR: the target prefix; QUERY/REST: the signing scope's service ("" when unsigned).
     service: str
     # JSON/CBOR/QUERY: the operation named by the request ("" when it names none); REST: "".
     operation: str = ""
+
+
+# Built once: the runtime path is benchmarked, and this is every invocation's route.
+_RUNTIME = Route(Protocol.REST, "sagemaker-runtime")
 
 
 def signing_scope(headers: Mapping[str, str], query_string: str) -> Scope | None:
@@ -74,11 +76,11 @@ def classify(
     if target is not None and method == "POST":
         prefix, _, operation = target.partition(".")
         return Route(Protocol.JSON, prefix, operation)
-    cbor = _CBOR_PATH.match(path) if method == "POST" else None
+    if path.startswith("/endpoints/") and signed_for in ("", "sagemaker"):
+        return _RUNTIME
+    cbor = _CBOR_PATH.match(path) if method == "POST" and path.startswith("/service/") else None
     if cbor is not None:
         return Route(Protocol.CBOR, cbor.group(1), cbor.group(2))
-    if path.startswith("/endpoints/") and signed_for in ("", "sagemaker"):
-        return Route(Protocol.REST, "sagemaker-runtime")
     content_type = headers.get("content-type", "")
     if method == "POST" and content_type.startswith(_FORM) and signed_for not in ("", "s3"):
         return Route(Protocol.QUERY, signed_for)

@@ -12,7 +12,6 @@ framework's per-request objects would be measurable there.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import logging
 import os
@@ -29,7 +28,7 @@ from dockyard.emulator.aws.eventstream import encode_event, encode_exception
 from dockyard.emulator.aws.json_protocol import CONTENT_TYPE as CONTENT_TYPE_JSON
 from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
-from dockyard.emulator.context import DEFAULT_REGION, RequestContext
+from dockyard.emulator.context import DEFAULT_REGION, Caller
 from dockyard.emulator.errors import (
     InternalFailure,
     InternalStreamFailure,
@@ -37,6 +36,7 @@ from dockyard.emulator.errors import (
     ValidationError,
     ValidationException,
 )
+from dockyard.emulator.route_table import Router
 from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, Route, classify, signing_scope
 from dockyard.emulator.runtime.invoke import Runtime
 from dockyard.emulator.s3.app import S3App
@@ -48,6 +48,7 @@ from dockyard.emulator.sagemaker.domain import (
     ModelPackage,
     ModelPackageGroup,
 )
+from dockyard.emulator.sagemaker.fleet_reports import FleetReports
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
@@ -73,7 +74,7 @@ _STREAMING_OPERATIONS = frozenset({"InvokeEndpointWithResponseStream"})
 
 
 # A service that reads its own requests (S3 streams bodies to disk): plain ASGI plus the context.
-RawHandler = Callable[[RequestContext, Scope, Receive, Send], Awaitable[None]]
+RawHandler = Callable[[Caller, Scope, Receive, Send], Awaitable[None]]
 
 
 class PayloadTooLarge(ValidationError):
@@ -83,7 +84,12 @@ class PayloadTooLarge(ValidationError):
 
 @dataclass(frozen=True)
 class Components:
-    """What one emulator process runs; built and torn down together."""
+    """What one emulator process runs; built and torn down together.
+
+    Each part gets what it uses here, and data flows one way: requests -> provider -> fleet (the
+    reconciler) -> fleet reports -> store; the fleet writes the routing table, the runtime reads it and
+    asks the provider for endpoint statuses. Nothing is bound after construction.
+    """
 
     store: Store
     reconciler: Reconciler
@@ -97,14 +103,16 @@ class Components:
     def build(cls, settings: EmulatorSettings) -> Components:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.database)
+        router = Router()
         reconciler = Reconciler(
             settings.state_dir,
+            router,
+            FleetReports(store),
             s3_endpoint_url=settings.s3_endpoint_url,
             model_data_roots=settings.model_data_roots,
         )
         provider = SageMakerProvider(store, reconciler)
-        reconciler.bind(provider)
-        runtime = Runtime(reconciler, provider.endpoint_status)
+        runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable)
         s3 = S3App(S3Service(settings.state_dir))
         return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings), s3=s3)
 
@@ -181,7 +189,7 @@ class EmulatorApp:
         query_string = scope.get("query_string", b"").decode("latin-1")
         signed = signing_scope(headers, query_string)
         request_id = f"{_ID_PREFIX}{next(_ids):012x}"
-        ctx = RequestContext(
+        ctx = Caller(
             self.settings.account,
             signed_region(scope) or (signed.region if signed else DEFAULT_REGION),
             request_id,
@@ -274,7 +282,7 @@ class EmulatorApp:
         scope_service: str,
         method: str,
         path: str,
-        ctx: RequestContext,
+        ctx: Caller,
         receive: Receive,
         send: Send,
     ) -> None:
@@ -284,7 +292,7 @@ class EmulatorApp:
                 form = parse_qs((await _read_body(receive, MAX_CONTROL_BODY)).decode("latin-1"))
             except ServiceError:
                 form = {}
-            route = dataclasses.replace(route, operation=form.get("Action", [""])[0])
+            route = route._replace(operation=form.get("Action", [""])[0])
         # Naming an unknown service may read botocore's models from disk: off the event loop.
         status, headers, body = await asyncio.to_thread(
             unserved.response, route, scope_service, method, path, ctx.request_id
@@ -294,7 +302,7 @@ class EmulatorApp:
     # ---- other JSON 1.1 and query services ----------------------------------------------------
 
     async def _json(
-        self, service: JsonService, ctx: RequestContext, headers: dict[str, str], receive: Receive, send: Send
+        self, service: JsonService, ctx: Caller, headers: dict[str, str], receive: Receive, send: Send
     ) -> None:
         protocol = service.protocol
         try:
@@ -317,7 +325,7 @@ class EmulatorApp:
         await _send(send, status, response_headers, payload)
 
     async def _query(
-        self, service: QueryService, ctx: RequestContext, query_string: str, receive: Receive, send: Send
+        self, service: QueryService, ctx: Caller, query_string: str, receive: Receive, send: Send
     ) -> None:
         protocol = service.protocol
         try:
@@ -337,9 +345,7 @@ class EmulatorApp:
 
     # ---- control plane -----------------------------------------------------------------------
 
-    async def _control(
-        self, ctx: RequestContext, headers: dict[str, str], receive: Receive, send: Send
-    ) -> None:
+    async def _control(self, ctx: Caller, headers: dict[str, str], receive: Receive, send: Send) -> None:
         try:
             body = await _read_body(receive, MAX_CONTROL_BODY)
             operation, params = self.control.parse(headers.get("x-amz-target"), body)
@@ -363,7 +369,7 @@ class EmulatorApp:
             payload,
         )
 
-    async def _send_control_error(self, send: Send, error: ServiceError, ctx: RequestContext) -> None:
+    async def _send_control_error(self, send: Send, error: ServiceError, ctx: Caller) -> None:
         status, headers, body = self.control.error_response(error)
         await _send(send, status, [*headers, (b"x-amzn-requestid", ctx.request_id.encode())], body)
 
@@ -371,7 +377,7 @@ class EmulatorApp:
 
     async def _runtime(
         self,
-        ctx: RequestContext,
+        ctx: Caller,
         method: str,
         path: str,
         headers: dict[str, str],
@@ -408,7 +414,7 @@ class EmulatorApp:
         operation: str,
         head: dict[str, Any],
         chunks: AsyncIterator[bytes],
-        ctx: RequestContext,
+        ctx: Caller,
     ) -> None:
         status, headers = self.runtime_protocol.stream_head(operation, head)
         headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
@@ -432,7 +438,7 @@ class EmulatorApp:
             await send({"type": "http.response.body", "body": encode_exception(failure), "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _send_runtime_error(self, send: Send, error: ServiceError, ctx: RequestContext) -> None:
+    async def _send_runtime_error(self, send: Send, error: ServiceError, ctx: Caller) -> None:
         status, headers, body = self.runtime_protocol.error_response(error)
         headers = [*headers, (b"x-amzn-requestid", ctx.request_id.encode())]
         if status == PayloadTooLarge.status:

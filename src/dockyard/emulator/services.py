@@ -14,7 +14,7 @@ from typing import Any
 from dockyard.containers.engine import connect
 from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.query_protocol import QueryProtocol
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.ecr.engine_images import EngineImages
 from dockyard.emulator.ecr.errors import InvalidParameterException
 from dockyard.emulator.ecr.provider import EcrProvider
@@ -26,7 +26,7 @@ from dockyard.emulator.settings import EmulatorSettings
 from dockyard.emulator.sts.provider import StsProvider
 
 # An operation of a JSON or query service: (who, operation, params) -> result keyed as the output shape.
-Handler = Callable[[RequestContext, str, dict[str, Any]], Mapping[str, Any]]
+Handler = Callable[[Caller, str, dict[str, Any]], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,12 @@ def check_image(
     """Run every check on ``image``; ``on_result`` sees each result as soon as it is known."""
     from dockyard.containers.engine import connect
 
-    client = client or connect()
+    if client is None:
+        client = connect()
+        try:
+            return check_image(image, options, client, on_result)
+        finally:
+            client.close()
     info = inspect_image(client, image)
     return _Checker(client, info, options, on_result).run()
 

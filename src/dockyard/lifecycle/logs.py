@@ -1,8 +1,9 @@
 """``dockyard logs ENDPOINT [--follow]``: the endpoint's container logs, per variant and instance.
 
-Local: the emulator writes ``<state_dir>/logs/<endpoint>/<variant>/<instance>.log``; they are read
-here directly. AWS: CloudWatch Logs, group ``/aws/sagemaker/Endpoints/<endpoint>``, one stream per
-instance (``<variant>/<instance id>``).
+Local: the emulator writes ``<state_dir>/logs/<account>/<region>/<endpoint>/<variant>/<instance>.log``;
+they are read here directly (the emulator serves one account: the region picks the endpoint).
+AWS: CloudWatch Logs, group ``/aws/sagemaker/Endpoints/<endpoint>``, one stream per instance
+(``<variant>/<instance id>``).
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ def logs(
     if resolved.is_local:
         if resolved.state_dir is None:
             raise DockyardError("the emulator did not say where its state directory is; cannot read its logs")
-        return _local(
-            resolved.state_dir / LOG_DIR / endpoint_name, endpoint_name, follow, poll_interval or 0.5
+        found = sorted((resolved.state_dir / LOG_DIR).glob(f"*/{resolved.region}/{endpoint_name}"))
+        directory = (
+            found[0] if found else resolved.state_dir / LOG_DIR / "*" / resolved.region / endpoint_name
         )
+        return _local(directory, endpoint_name, follow, poll_interval or 0.5)
     return _cloudwatch(Aws(resolved), endpoint_name, follow, poll_interval or 5.0)
 
 

@@ -15,11 +15,10 @@ from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
 from dockyard.emulator.aws.service_models import service_model
 from dockyard.emulator.errors import (
+    ConflictException,
     InternalStreamFailure,
     ModelError,
-    ModelNotReadyException,
     ModelStreamError,
-    ResourceNotFound,
     ServiceError,
     ServiceUnavailable,
     UnknownOperation,
@@ -36,7 +35,7 @@ RUNTIME = RestJsonProtocol()
     "error",
     [
         ValidationException('Could not find endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e".'),
-        ResourceNotFound("Model package group g does not exist."),
+        ConflictException("Model package group g has versions; delete them first."),
         UnknownOperation("Unknown operation SageMaker.MakeCoffee"),
     ],
 )
@@ -72,7 +71,6 @@ def test_model_error_carries_its_modeled_members() -> None:
     ("error", "status"),
     [
         (ValidationError("Endpoint e of account 123456789012 not found."), 400),
-        (ModelNotReadyException("Model is not ready."), 429),
         (ServiceUnavailable("Try again."), 503),
     ],
 )

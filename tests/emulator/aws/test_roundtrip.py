@@ -4,6 +4,8 @@ writes the response and botocore's parser reads back the same result."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,17 +13,30 @@ from botocore.model import StructureShape
 
 from dockyard.emulator.aws.eventstream import encode_event
 from dockyard.emulator.aws.json_protocol import JsonProtocol
-from dockyard.emulator.aws.operations import (
-    IMPLEMENTED_CONTROL_OPERATIONS,
-    IMPLEMENTED_RUNTIME_OPERATIONS,
-)
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
 from dockyard.emulator.aws.service_models import service_model
+from dockyard.emulator.sagemaker.provider import SageMakerProvider
+from dockyard.emulator.sagemaker.store import Store
 from tests.emulator.aws.examples import example
 from tests.emulator.aws.oracle import botocore_parse, botocore_request, normalized
+from tests.emulator.sagemaker.control_plane import RecordingFleet
 
 CONTROL = JsonProtocol()
 RUNTIME = RestJsonProtocol()
+
+
+def _provider_operations() -> tuple[str, ...]:
+    """The control-plane operations the provider dispatches: the one list of what is implemented."""
+    with tempfile.TemporaryDirectory() as directory:
+        store = Store(Path(directory) / "emulator.db")
+        try:
+            return tuple(SageMakerProvider(store, RecordingFleet()).operations)
+        finally:
+            store.close()
+
+
+IMPLEMENTED_CONTROL_OPERATIONS = _provider_operations()
+IMPLEMENTED_RUNTIME_OPERATIONS = ("InvokeEndpoint", "InvokeEndpointWithResponseStream")
 
 
 def _shape(shape: StructureShape | None) -> StructureShape:

@@ -16,8 +16,10 @@ from pathlib import Path
 import docker
 
 from dockyard.archive import pack
-from dockyard.emulator.context import DEFAULT_ACCOUNT, DEFAULT_REGION
-from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec, VariantSpec
+from dockyard.emulator.context import DEFAULT_ACCOUNT, DEFAULT_REGION, ResourceKey
+from dockyard.emulator.route_table import Router
+from dockyard.emulator.runtime.invoke import EndpointStatus, Runtime
+from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec, VariantDeployment
 from dockyard.emulator.sagemaker.instances import LABEL_EMULATOR
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from tests.fixture_images import build_fixture_image, write_model
@@ -25,10 +27,14 @@ from tests.fixture_images import build_fixture_image, write_model
 PREFIX = "dy-fleet-"
 
 
+def key(name: str, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION) -> ResourceKey:
+    return ResourceKey(account, region, name)
+
+
 @dataclass(frozen=True)
 class Event:
     kind: str  # succeeded | failed | removed
-    endpoint: str
+    endpoint: ResourceKey
     spec: DeploymentSpec | None = None
     reason: str = ""
 
@@ -46,16 +52,18 @@ class Recorder:
             self._changed.notify_all()
 
     def deployment_succeeded(self, spec: DeploymentSpec) -> None:
-        self._add(Event("succeeded", spec.endpoint_name, spec))
+        self._add(Event("succeeded", spec.endpoint, spec))
 
     def deployment_failed(self, spec: DeploymentSpec, reason: str) -> None:
-        self._add(Event("failed", spec.endpoint_name, spec, reason))
+        self._add(Event("failed", spec.endpoint, spec, reason))
 
-    def endpoint_removed(self, endpoint_name: str) -> None:
-        self._add(Event("removed", endpoint_name))
+    def endpoint_removed(self, endpoint: ResourceKey) -> None:
+        self._add(Event("removed", endpoint))
 
-    def wait(self, endpoint: str, count: int = 1, timeout: float = 90) -> Event:
-        """The ``count``-th event of ``endpoint``."""
+    def wait(self, endpoint: str | ResourceKey, count: int = 1, timeout: float = 90) -> Event:
+        """The ``count``-th event of ``endpoint`` (a bare name: in the default account and region)."""
+        if isinstance(endpoint, str):
+            endpoint = key(endpoint)
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
@@ -91,9 +99,9 @@ def variant(
     weight: float = 1.0,
     timeout: int = 60,
     environment: dict[str, str] | None = None,
-) -> VariantSpec:
+) -> VariantDeployment:
     container = ContainerSpec(image=image, model_data_url=model_url, environment=environment or {})
-    return VariantSpec(
+    return VariantDeployment(
         name=name,
         model_name=f"model-{name}",
         container=container,
@@ -104,14 +112,20 @@ def variant(
     )
 
 
-def deployment(endpoint: str, *variants: VariantSpec, config: str = "config-1") -> DeploymentSpec:
+def deployment(
+    endpoint: str,
+    *variants: VariantDeployment,
+    config: str = "config-1",
+    account: str = DEFAULT_ACCOUNT,
+    region: str = DEFAULT_REGION,
+) -> DeploymentSpec:
     return DeploymentSpec(
         endpoint_name=endpoint,
-        endpoint_arn=f"arn:aws:sagemaker:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:endpoint/{endpoint.lower()}",
+        endpoint_arn=f"arn:aws:sagemaker:{region}:{account}:endpoint/{endpoint.lower()}",
         config_name=config,
         variants=variants,
-        account=DEFAULT_ACCOUNT,
-        region=DEFAULT_REGION,
+        account=account,
+        region=region,
     )
 
 
@@ -120,14 +134,20 @@ def reconciler(state_dir: Path, events: Recorder) -> Reconciler:
     # The tests' model archives sit next to the state directory: an allowed root for file:// model data.
     fleet = Reconciler(
         state_dir,
+        Router(),
+        events,
         model_data_roots=(state_dir.parent,),
         container_prefix=PREFIX,
         monitor_interval=0.3,
         stop_grace=5.0,
     )
-    fleet.bind(events)
     fleet.start()
     return fleet
+
+
+def runtime_of(fleet: Reconciler, endpoint_status: EndpointStatus, **options: float) -> Runtime:
+    """The runtime over ``fleet``'s routes, wired as the emulator wires it."""
+    return Runtime(fleet.router, endpoint_status, fleet.report_unreachable, **options)
 
 
 def containers_of(client: docker.DockerClient, fleet: Reconciler) -> list[str]:

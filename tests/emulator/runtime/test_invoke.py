@@ -16,18 +16,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ModelError, ServiceError, ServiceUnavailable, ValidationError
+from dockyard.emulator.route_table import EndpointRoute, Instance, Router, VariantRoute
 from dockyard.emulator.runtime.invoke import Runtime
-from dockyard.emulator.runtime.router import EndpointRoute, Instance, VariantRoute
-from dockyard.emulator.sagemaker.reconciler import Reconciler
 
-CTX = RequestContext("123456789012", "eu-west-1", "req-1")
+CTX = Caller("123456789012", "eu-west-1", "req-1")
 LOG_GROUP = "/aws/sagemaker/Endpoints/ep"
 
 
@@ -106,11 +104,20 @@ def containers() -> Iterator[Callable[[], str]]:
         server.server_close()
 
 
+class Fleet:
+    """The fleet's side of the runtime: the routing table (set by the tests) and the reports received."""
+
+    def __init__(self) -> None:
+        self.router = Router()
+        self.unreachable: list[tuple[ResourceKey, str]] = []
+
+    def report_unreachable(self, endpoint: ResourceKey, instance_id: str) -> None:
+        self.unreachable.append((endpoint, instance_id))
+
+
 @pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Reconciler]:
-    fleet = Reconciler(tmp_path / "state")  # no deployment: routes are set by the tests
-    yield fleet
-    fleet.close()
+def fleet() -> Fleet:
+    return Fleet()
 
 
 def closed_port_url() -> str:
@@ -120,14 +127,19 @@ def closed_port_url() -> str:
 
 
 def route(*variants: VariantRoute) -> EndpointRoute:
-    return EndpointRoute("ep", CTX.account, CTX.region, variants)
+    return EndpointRoute(CTX.key("ep"), variants)
 
 
 def run(
-    fleet: Reconciler, work: Callable[[Runtime], Any], status: str | None = "InService", **options: float
+    fleet: Fleet, work: Callable[[Runtime], Any], status: str | None = "InService", **options: float
 ) -> Any:
     async def main() -> Any:
-        runtime = Runtime(fleet, lambda account, region, name: status if name == "ep" else None, **options)
+        runtime = Runtime(
+            fleet.router,
+            lambda endpoint: status if endpoint == CTX.key("ep") else None,
+            fleet.report_unreachable,
+            **options,
+        )
         try:
             return await work(runtime)
         finally:
@@ -140,13 +152,13 @@ def call(**params: Any) -> Callable[[Runtime], Any]:
     return lambda runtime: runtime.invoke(CTX, {"EndpointName": "ep", "Body": b"1,2", **params})
 
 
-def error_of(fleet: Reconciler, work: Callable[[Runtime], Any], **options: Any) -> ServiceError:
+def error_of(fleet: Fleet, work: Callable[[Runtime], Any], **options: Any) -> ServiceError:
     with pytest.raises(ServiceError) as caught:
         run(fleet, work, **options)
     return caught.value
 
 
-def test_relays_headers_both_ways(fleet: Reconciler, containers: Callable[[], str]) -> None:
+def test_relays_headers_both_ways(fleet: Fleet, containers: Callable[[], str]) -> None:
     fleet.router.set(route(VariantRoute("AllTraffic", 1.0, (Instance("i-1", containers()),))))
     result = run(
         fleet,
@@ -201,14 +213,14 @@ def test_relays_headers_both_ways(fleet: Reconciler, containers: Callable[[], st
 
 
 @pytest.mark.parametrize("status", [None, "Creating", "Failed", "Deleting", "OutOfService"])
-def test_an_endpoint_not_serving_is_not_found(fleet: Reconciler, status: str | None) -> None:
+def test_an_endpoint_not_serving_is_not_found(fleet: Fleet, status: str | None) -> None:
     error = error_of(fleet, call(), status=status)
     assert isinstance(error, ValidationError)
     assert (error.code, error.status) == ("ValidationError", 400)
     assert error.message == "Endpoint ep of account 123456789012 not found."
 
 
-def test_container_errors_are_model_errors(fleet: Reconciler, containers: Callable[[], str]) -> None:
+def test_container_errors_are_model_errors(fleet: Fleet, containers: Callable[[], str]) -> None:
     fleet.router.set(route(VariantRoute("AllTraffic", 1.0, (Instance("i-1", containers()),))))
     console = (
         "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1"
@@ -241,7 +253,7 @@ def test_container_errors_are_model_errors(fleet: Reconciler, containers: Callab
     assert late.fields["LogStreamArn"] == arn
 
 
-def test_unknown_variant_and_no_healthy_instance(fleet: Reconciler, containers: Callable[[], str]) -> None:
+def test_unknown_variant_and_no_healthy_instance(fleet: Fleet, containers: Callable[[], str]) -> None:
     sick = Instance("i-1", containers(), healthy=False)
     fleet.router.set(route(VariantRoute("A", 1.0, (sick,))))
     unknown = error_of(fleet, call(TargetVariant="B"))
@@ -269,7 +281,7 @@ def test_unknown_variant_and_no_healthy_instance(fleet: Reconciler, containers: 
     assert run(fleet, recovers, ready_wait=3.0)["InvokedProductionVariant"] == "A"
 
 
-def test_refused_connections_go_to_another_instance(fleet: Reconciler, containers: Callable[[], str]) -> None:
+def test_refused_connections_go_to_another_instance(fleet: Fleet, containers: Callable[[], str]) -> None:
     dead = Instance("i-dead", closed_port_url())
     live = Instance("i-live", containers())
     fleet.router.set(route(VariantRoute("A", 1.0, (dead, live))))
@@ -279,7 +291,7 @@ def test_refused_connections_go_to_another_instance(fleet: Reconciler, container
 
     assert len(run(fleet, many)) == 10
     assert dead.healthy is False  # out of routing at once, and reported to the fleet
-    assert "i-dead" in fleet._suspects
+    assert fleet.unreachable == [(CTX.key("ep"), "i-dead")]
     assert (dead.outstanding, live.outstanding) == (0, 0)
 
     live.healthy = False
@@ -295,7 +307,7 @@ def test_refused_connections_go_to_another_instance(fleet: Reconciler, container
     assert [instance.healthy for instance in gone] == [False, False, False]
 
 
-def test_weighted_routing_and_target_variant(fleet: Reconciler, containers: Callable[[], str]) -> None:
+def test_weighted_routing_and_target_variant(fleet: Fleet, containers: Callable[[], str]) -> None:
     a, b = containers(), containers()
     fleet.router.set(
         route(
@@ -330,7 +342,7 @@ def test_least_outstanding_requests_within_a_variant() -> None:
     assert VariantRoute("B", 1.0, (Instance("s", "http://z", healthy=False),)).pick() is None
 
 
-def test_response_stream_relays_chunks(fleet: Reconciler, containers: Callable[[], str]) -> None:
+def test_response_stream_relays_chunks(fleet: Fleet, containers: Callable[[], str]) -> None:
     instance = Instance("i-1", containers())
     fleet.router.set(route(VariantRoute("AllTraffic", 1.0, (instance,))))
 

@@ -14,15 +14,16 @@ from botocore.model import ListShape, MapShape, Shape, StringShape, StructureSha
 from botocore.validate import validate_parameters
 
 from dockyard.emulator.aws.json_protocol import JsonProtocol
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ServiceError
 from dockyard.emulator.sagemaker.deployment import DeploymentSpec, FleetEvents, VariantView
+from dockyard.emulator.sagemaker.fleet_reports import FleetReports
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.store import Store
 from tests.emulator.aws.oracle import botocore_parse, botocore_request, normalized
 
-CTX = RequestContext("111122223333", "eu-west-1", "req-1")
-OTHER_REGION = RequestContext("111122223333", "us-east-2", "req-2")
+CTX = Caller("111122223333", "eu-west-1", "req-1")
+OTHER_REGION = Caller("111122223333", "us-east-2", "req-2")
 PREFIX = "arn:aws:sagemaker:eu-west-1:111122223333"
 IMAGE = "127.0.0.1:5000/dy-cp/model:1"
 ROLE = "arn:aws:iam::111122223333:role/dy-cp"
@@ -35,24 +36,24 @@ class RecordingFleet:
 
     def __init__(self) -> None:
         self.deployed: list[DeploymentSpec] = []
-        self.removed: list[str] = []
-        self.running: dict[str, tuple[VariantView, ...]] = {}
+        self.removed: list[ResourceKey] = []
+        self.running: dict[ResourceKey, tuple[VariantView, ...]] = {}
         self.events: FleetEvents | None = None
 
     def deploy(self, spec: DeploymentSpec) -> None:
         self.deployed.append(spec)
 
-    def remove(self, endpoint_name: str) -> None:
-        self.removed.append(endpoint_name)
+    def remove(self, endpoint: ResourceKey) -> None:
+        self.removed.append(endpoint)
 
-    def view(self, endpoint_name: str) -> tuple[VariantView, ...]:
-        return self.running.get(endpoint_name, ())
+    def view(self, endpoint: ResourceKey) -> tuple[VariantView, ...]:
+        return self.running.get(endpoint, ())
 
     # ---- reports, on the test's demand -----------------------------------------------------------
 
     def succeed(self, spec: DeploymentSpec | None = None) -> DeploymentSpec:
         spec = spec or self.deployed[-1]
-        self.running[spec.endpoint_name] = tuple(
+        self.running[spec.endpoint] = tuple(
             VariantView(
                 name=variant.name,
                 current_weight=variant.weight,
@@ -74,10 +75,11 @@ class RecordingFleet:
         self.events.deployment_failed(spec, reason)
         return spec
 
-    def finish_removal(self, endpoint_name: str) -> None:
-        self.running.pop(endpoint_name, None)
+    def finish_removal(self, endpoint_name: str, ctx: Caller = CTX) -> None:
+        endpoint = ctx.key(endpoint_name)
+        self.running.pop(endpoint, None)
         assert self.events is not None
-        self.events.endpoint_removed(endpoint_name)
+        self.events.endpoint_removed(endpoint)
 
 
 class Clock:
@@ -98,9 +100,9 @@ class ControlPlane:
         self.fleet = RecordingFleet()
         self.store = Store(path)
         self.provider = SageMakerProvider(self.store, self.fleet, self.clock)
-        self.fleet.events = self.provider
+        self.fleet.events = FleetReports(self.store, self.clock)
 
-    def call(self, operation: str, *, ctx: RequestContext = CTX, **params: Any) -> dict[str, Any]:
+    def call(self, operation: str, *, ctx: Caller = CTX, **params: Any) -> dict[str, Any]:
         """The provider's result for a request botocore would send; it must also survive the wire:
         our protocol layer serializes it and botocore's parser reads it back."""
         op = MODEL.operation_model(operation)
@@ -119,7 +121,7 @@ class ControlPlane:
             assert normalized(read) == normalized(_wire_view(result, op.output_shape))
         return result
 
-    def error(self, operation: str, *, ctx: RequestContext = CTX, **params: Any) -> ServiceError:
+    def error(self, operation: str, *, ctx: Caller = CTX, **params: Any) -> ServiceError:
         input_shape = MODEL.operation_model(operation).input_shape
         assert input_shape is not None
         validate_parameters(params, input_shape)

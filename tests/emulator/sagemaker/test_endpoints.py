@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ValidationException
-from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec, VariantSpec
-from tests.emulator.sagemaker.control_plane import CTX, IMAGE, PREFIX, ControlPlane
+from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec, VariantDeployment
+from dockyard.emulator.sagemaker.instances import variant_digest
+from tests.emulator.sagemaker.control_plane import CTX, IMAGE, OTHER_REGION, PREFIX, ControlPlane
 
 ARN = f"{PREFIX}:endpoint/ep"
 IN_PROGRESS = f'Cannot update in-progress endpoint "{ARN}".'
@@ -37,7 +39,7 @@ def test_create_builds_the_deployment_spec_and_goes_in_service(cp: ControlPlane)
             endpoint_arn=ARN,
             config_name="cfg1",
             variants=(
-                VariantSpec(
+                VariantDeployment(
                     name="v0",
                     model_name="m1",
                     container=ContainerSpec(IMAGE, model_data_url="s3://dy-cp/m1/model.tar.gz"),
@@ -57,7 +59,7 @@ def test_create_builds_the_deployment_spec_and_goes_in_service(cp: ControlPlane)
     assert creating["ProductionVariants"][0]["VariantStatus"] == [
         {"Status": "Creating", "StartTime": creating["CreationTime"]}
     ]
-    assert cp.provider.endpoint_status(CTX.account, CTX.region, "ep") == "Creating"
+    assert cp.provider.endpoint_status(CTX.key("ep")) == "Creating"
     assert cp.call("ListTags", ResourceArn=ARN)["Tags"] == [{"Key": "a", "Value": "b"}]
 
     cp.fleet.succeed()
@@ -82,11 +84,11 @@ def test_create_builds_the_deployment_spec_and_goes_in_service(cp: ControlPlane)
         }
     ]
     assert described.get("FailureReason") is None
-    assert cp.provider.endpoint_status(CTX.account, CTX.region, "ep") == "InService"
-    assert cp.provider.endpoint_status(CTX.account, CTX.region, "nope") is None
+    assert cp.provider.endpoint_status(CTX.key("ep")) == "InService"
+    assert cp.provider.endpoint_status(CTX.key("nope")) is None
     # The control plane ignores the name's case; InvokeEndpoint must match it.
     assert cp.call("DescribeEndpoint", EndpointName="EP")["EndpointName"] == "ep"
-    assert cp.provider.endpoint_status(CTX.account, CTX.region, "EP") is None
+    assert cp.provider.endpoint_status(CTX.key("EP")) is None
 
 
 def test_create_errors(cp: ControlPlane) -> None:
@@ -203,7 +205,8 @@ def test_weights_and_capacities(cp: ControlPlane) -> None:
     changed = cp.fleet.deployed[-1]
     assert changed.variants[0] == serving.variants[0]
     assert (changed.variants[1].weight, changed.variants[1].instance_count) == (3.0, 2)
-    assert changed.variants[1].same_fleet_as(serving.variants[1])
+    # Only weight and count changed: the fleet keeps the variant's containers (same digest).
+    assert variant_digest("ep", changed.variants[1]) == variant_digest("ep", serving.variants[1])
     updating = cp.call("DescribeEndpoint", EndpointName="ep")
     assert updating["EndpointStatus"] == "Updating"
     assert "PendingDeploymentSummary" not in updating
@@ -257,7 +260,7 @@ def test_update_can_retain_variant_properties(cp: ControlPlane) -> None:
 def test_delete_until_the_fleet_reports_removal(cp: ControlPlane) -> None:
     cp.in_service("ep", "cfg1")
     assert cp.call("DeleteEndpoint", EndpointName="ep") == {}
-    assert cp.fleet.removed == ["ep"]
+    assert cp.fleet.removed == [CTX.key("ep")]
     assert cp.status("ep") == "Deleting"
     assert cp.error("DeleteEndpoint", EndpointName="ep").message == IN_PROGRESS
     cp.fleet.finish_removal("ep")
@@ -290,3 +293,33 @@ def test_endpoint_waiters_see_what_they_wait_for(cp: ControlPlane) -> None:
     assert ("ValidationException", "success") in {(a.expected, a.state) for a in deleted.acceptors}
     cp.in_service("ep", "cfg1")
     assert cp.status("ep") == "InService"
+
+
+def test_one_endpoint_name_in_two_regions_and_two_accounts(cp: ControlPlane) -> None:
+    other_account = Caller("444455556666", CTX.region, "req-3")
+    contexts = (CTX, OTHER_REGION, other_account)
+    for ctx in contexts:
+        if ctx is CTX:  # the fixture made its model and config
+            cp.call("CreateEndpoint", ctx=ctx, EndpointName="ep", EndpointConfigName="cfg1")
+            continue
+        cp.call("CreateModel", ctx=ctx, ModelName="m1", PrimaryContainer={"Image": IMAGE})
+        variants = [
+            {"VariantName": "v0", "ModelName": "m1", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+        ]
+        cp.call("CreateEndpointConfig", ctx=ctx, EndpointConfigName="cfg1", ProductionVariants=variants)
+        cp.call("CreateEndpoint", ctx=ctx, EndpointName="ep", EndpointConfigName="cfg1")
+    assert [spec.endpoint for spec in cp.fleet.deployed] == [ctx.key("ep") for ctx in contexts]
+    for spec in list(cp.fleet.deployed):
+        cp.fleet.succeed(spec)
+
+    # Two of them deleting; the fleet reports one removal: only that endpoint goes.
+    for ctx in (OTHER_REGION, other_account):
+        cp.call("DeleteEndpoint", ctx=ctx, EndpointName="ep")
+    assert cp.fleet.removed == [OTHER_REGION.key("ep"), other_account.key("ep")]
+    cp.fleet.finish_removal("ep", OTHER_REGION)
+    gone = cp.error("DescribeEndpoint", ctx=OTHER_REGION, EndpointName="ep")
+    assert gone.message == f'Could not find endpoint "{OTHER_REGION.arn("endpoint", "ep")}".'
+    assert cp.call("DescribeEndpoint", ctx=other_account, EndpointName="ep")["EndpointStatus"] == "Deleting"
+    assert cp.status("ep") == "InService"
+    assert cp.provider.endpoint_status(CTX.key("ep")) == "InService"
+    assert cp.provider.endpoint_status(OTHER_REGION.key("ep")) is None

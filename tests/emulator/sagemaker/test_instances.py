@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from dockyard.emulator.sagemaker.instances import MAX_REASON, readable_tail, with_log_tail
+from dockyard.emulator.sagemaker.failure_reasons import MAX_REASON, readable_tail, with_log_tail
 
 
 def record(level: str, message: str, **extra: object) -> str:

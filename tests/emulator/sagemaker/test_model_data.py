@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
-from dockyard.emulator.sagemaker.model_data import ModelData, ModelDataError
+from dockyard.emulator.sagemaker.model_data import ModelDataCache, ModelDataError
 from tests.aws_fixtures import REGION
 from tests.emulator.runtime.fleet_kit import model_archive
 
@@ -28,7 +28,7 @@ def put(aws_env: str, bucket: str, key: str, body: bytes) -> None:
     boto3.client("s3", endpoint_url=aws_env, region_name=REGION).put_object(Bucket=bucket, Key=key, Body=body)
 
 
-def failure(store: ModelData, container: ContainerSpec) -> str:
+def failure(store: ModelDataCache, container: ContainerSpec) -> str:
     with pytest.raises(ModelDataError) as caught:
         store.prepare(container, REGION)
     return caught.value.reason
@@ -38,7 +38,7 @@ def test_an_s3_archive_is_fetched_and_unpacked_once(aws_env: str, bucket: str, t
     data = model_archive(tmp_path).read_bytes()
     put(aws_env, bucket, "a/model.tar.gz", data)
     put(aws_env, bucket, "b/model.tar.gz", data)
-    store = ModelData(tmp_path / "state", s3_endpoint_url=aws_env, roots=(tmp_path,))
+    store = ModelDataCache(tmp_path / "state", s3_endpoint_url=aws_env, roots=(tmp_path,))
 
     first = store.prepare(ContainerSpec(IMAGE, model_data_url=f"s3://{bucket}/a/model.tar.gz"), REGION)
     assert first is not None
@@ -58,7 +58,7 @@ def test_uncompressed_prefixes_are_copied(aws_env: str, bucket: str, tmp_path: P
     put(aws_env, bucket, "prefix/weights.json", b'{"weights": [1]}')
     put(aws_env, bucket, "prefix/extra/notes.txt", b"notes")
     put(aws_env, bucket, "prefixed-not/other.txt", b"not this one")
-    store = ModelData(tmp_path / "state", s3_endpoint_url=aws_env, roots=(tmp_path,))
+    store = ModelDataCache(tmp_path / "state", s3_endpoint_url=aws_env, roots=(tmp_path,))
     from_s3 = store.prepare(
         ContainerSpec(IMAGE, model_data_prefix=f"s3://{bucket}/prefix/", model_data_compressed=False), REGION
     )
@@ -83,7 +83,7 @@ def test_uncompressed_prefixes_are_copied(aws_env: str, bucket: str, tmp_path: P
 
 
 def test_failures_give_sagemaker_reasons(aws_env: str, bucket: str, tmp_path: Path) -> None:
-    store = ModelData(tmp_path / "state", s3_endpoint_url=aws_env, roots=(tmp_path,))
+    store = ModelDataCache(tmp_path / "state", s3_endpoint_url=aws_env, roots=(tmp_path,))
     missing = f"s3://{bucket}/absent/model.tar.gz"
     reason = failure(store, ContainerSpec(IMAGE, model_data_url=missing))
     assert reason.startswith(

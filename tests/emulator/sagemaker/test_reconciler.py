@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,8 @@ import docker
 import httpx
 import pytest
 
-from dockyard.emulator.context import RequestContext
-from dockyard.emulator.runtime.invoke import Runtime
+from dockyard.emulator.context import DEFAULT_ACCOUNT, DEFAULT_REGION, Caller
+from dockyard.emulator.runtime.invoke import EndpointStatus, Runtime
 from dockyard.emulator.sagemaker.instances import LABEL_ENDPOINT, LABEL_SPEC, LABEL_VARIANT
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from tests.emulator.runtime.fleet_kit import (
@@ -22,12 +22,13 @@ from tests.emulator.runtime.fleet_kit import (
     Recorder,
     containers_of,
     deployment,
-    images,
+    key,
     model_archive,
     reconciler,
+    runtime_of,
     variant,
 )
-from tests.fixture_images import PREDICTION, SAMPLE, remove_fixture_images
+from tests.fixture_images import PREDICTION, SAMPLE
 
 pytestmark = pytest.mark.docker
 
@@ -41,28 +42,8 @@ class Answer:
     body: str
 
 
-@pytest.fixture(scope="session")
-def image(docker_client: docker.DockerClient, base_image: str) -> Iterator[Callable[[str], str]]:
-    yield images(docker_client, base_image)
-    remove_fixture_images(docker_client)
-
-
-@pytest.fixture
-def events() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def fleet(tmp_path: Path, events: Recorder, docker_client: docker.DockerClient) -> Iterator[Reconciler]:
-    fleet = reconciler(tmp_path / "state", events)
-    yield fleet
-    fleet.stop_all()
-    fleet.close()
-    assert containers_of(docker_client, fleet) == []
-
-
-def serving(status: str = "InService") -> Callable[[str, str, str], str | None]:
-    return lambda account, region, name: status
+def serving(status: str = "InService") -> EndpointStatus:
+    return lambda endpoint: status
 
 
 async def invoke_many(
@@ -76,9 +57,7 @@ async def invoke_many(
         while not until():
             sent = time.monotonic()
             try:
-                result = await runtime.invoke(
-                    RequestContext(), {"EndpointName": endpoint, "Body": SAMPLE, **CSV}
-                )
+                result = await runtime.invoke(Caller(), {"EndpointName": endpoint, "Body": SAMPLE, **CSV})
                 answers.append(Answer(sent, time.monotonic(), result["Body"].decode()))
             except Exception as exc:
                 failures.append(exc)
@@ -103,7 +82,7 @@ def test_create_serves_then_remove_leaves_nothing(
     assert (event.kind, event.spec) == ("succeeded", spec), event.reason
     print(f"create -> healthy: {took:.2f} s for 2 instances")
 
-    [view] = fleet.view("dy-create")
+    [view] = fleet.view(key("dy-create"))
     assert (view.name, view.current_instance_count, view.desired_instance_count) == ("AllTraffic", 2, 2)
     # As SageMaker reports it: the repository, then the digest of what runs.
     repository, _, digest = view.resolved_image.partition("@")
@@ -123,31 +102,30 @@ def test_create_serves_then_remove_leaves_nothing(
     assert Path(mount["Source"]).parent == tmp_path / "state" / "models"
 
     async def call() -> dict[str, Any]:
-        runtime = Runtime(fleet, serving())
+        runtime = runtime_of(fleet, serving())
         try:
-            return await runtime.invoke(
-                RequestContext(), {"EndpointName": "dy-create", "Body": SAMPLE, **CSV}
-            )
+            return await runtime.invoke(Caller(), {"EndpointName": "dy-create", "Body": SAMPLE, **CSV})
         finally:
             await runtime.aclose()
 
     result = asyncio.run(call())
     assert (result["Body"], result["InvokedProductionVariant"]) == (PREDICTION.encode(), "AllTraffic")
-    logs = fleet.log_files("dy-create")
+    logs = fleet.log_files(key("dy-create"))
     assert [log.stem for log in logs] == names
-    assert all(log.parent == tmp_path / "state" / "logs" / "dy-create" / "AllTraffic" for log in logs)
+    where = tmp_path / "state" / "logs" / DEFAULT_ACCOUNT / DEFAULT_REGION / "dy-create" / "AllTraffic"
+    assert all(log.parent == where for log in logs)
     deadline = time.monotonic() + 10
     while not all(log.stat().st_size for log in logs) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert all(log.stat().st_size > 0 for log in logs)
 
     removing = time.monotonic()
-    fleet.remove("dy-create")
+    fleet.remove(key("dy-create"))
     assert events.wait("dy-create", 2).kind == "removed"
     print(f"remove took {time.monotonic() - removing:.2f} s")
     assert containers_of(docker_client, fleet) == []
-    assert fleet.view("dy-create") == ()
-    assert fleet.router.get("dy-create") is None
+    assert fleet.view(key("dy-create")) == ()
+    assert fleet.router.get(key("dy-create")) is None
 
 
 def test_failures_are_reported_with_sagemaker_reasons(
@@ -203,7 +181,7 @@ def test_failures_are_reported_with_sagemaker_reasons(
     assert all(len(reason) <= 1024 for reason in reasons.values())
     # A failed deployment removes what it started and routes nothing.
     assert containers_of(docker_client, fleet) == []
-    assert all(fleet.router.get(name) is None and fleet.view(name) == () for name in specs)
+    assert all(fleet.router.get(key(name)) is None and fleet.view(key(name)) == () for name in specs)
 
 
 def test_blue_green_update_under_load_fails_no_request(
@@ -222,7 +200,7 @@ def test_blue_green_update_under_load_fails_no_request(
     blue_names = containers_of(docker_client, fleet)
 
     async def scenario() -> tuple[list[Answer], list[BaseException]]:
-        runtime = Runtime(fleet, serving("Updating"))
+        runtime = runtime_of(fleet, serving("Updating"))
         try:
             load = asyncio.create_task(invoke_many(runtime, "dy-bg", lambda: len(events.events) >= 2))
             await asyncio.sleep(0.5)
@@ -253,23 +231,21 @@ def test_failed_update_keeps_the_old_fleet(
     fleet.deploy(good)
     assert events.wait("dy-keep").kind == "succeeded"
     before = containers_of(docker_client, fleet)
-    route = fleet.router.get("dy-keep")
+    route = fleet.router.get(key("dy-keep"))
 
     fleet.deploy(deployment("dy-keep", variant(image("crash")), config="config-2"))
     event = events.wait("dy-keep", 2)
     assert event.kind == "failed"
     assert event.reason.startswith("CannotStartContainerError.")
     assert containers_of(docker_client, fleet) == before
-    assert fleet.router.get("dy-keep") is route
-    [view] = fleet.view("dy-keep")
+    assert fleet.router.get(key("dy-keep")) is route
+    [view] = fleet.view(key("dy-keep"))
     assert (view.image, view.status) == (image("faulty"), "")
 
     async def call() -> dict[str, Any]:
-        runtime = Runtime(fleet, serving())
+        runtime = runtime_of(fleet, serving())
         try:
-            return await runtime.invoke(
-                RequestContext(), {"EndpointName": "dy-keep", "Body": b"1,2\n", **CSV}
-            )
+            return await runtime.invoke(Caller(), {"EndpointName": "dy-keep", "Body": b"1,2\n", **CSV})
         finally:
             await runtime.aclose()
 
@@ -288,9 +264,9 @@ def test_weights_and_counts_change_in_place(
     scaled = containers_of(docker_client, fleet)
     assert len(scaled) == 2
     assert first in scaled  # kept, not replaced
-    [view] = fleet.view("dy-scale")
+    [view] = fleet.view(key("dy-scale"))
     assert (view.current_weight, view.current_instance_count) == (3.0, 2)
-    route = fleet.router.get("dy-scale")
+    route = fleet.router.get(key("dy-scale"))
     assert route is not None
     assert route.variants[0].weight == 3.0
 
@@ -308,17 +284,17 @@ def test_a_dead_instance_is_replaced_and_never_routed_to(
 
     def replaced() -> bool:
         names = containers_of(docker_client, fleet)
-        route = fleet.router.get("dy-heal")
+        route = fleet.router.get(key("dy-heal"))
         healthy = [i.instance_id for i in route.variants[0].instances if i.healthy] if route else []
         return victim not in names and len(healthy) == 2
 
     async def scenario() -> tuple[list[Answer], list[BaseException]]:
-        runtime = Runtime(fleet, serving())
+        runtime = runtime_of(fleet, serving())
         try:
             # Both instances hold pooled connections; then one dies, and requests keep coming.
             await invoke_many(runtime, "dy-heal", lambda: False, concurrency=0)
             for _ in range(8):
-                await runtime.invoke(RequestContext(), {"EndpointName": "dy-heal", "Body": SAMPLE, **CSV})
+                await runtime.invoke(Caller(), {"EndpointName": "dy-heal", "Body": SAMPLE, **CSV})
             await asyncio.to_thread(docker_client.containers.get(victim).kill)
             return await asyncio.wait_for(invoke_many(runtime, "dy-heal", replaced), 60)
         finally:
@@ -352,7 +328,7 @@ def test_a_new_reconciler_adopts_running_containers(
         assert second_events.wait("dy-adopt").kind == "succeeded"
         assert containers_of(docker_client, second) == names
         assert {n: docker_client.api.inspect_container(n)["State"]["StartedAt"] for n in names} == started
-        [view] = second.view("dy-adopt")
+        [view] = second.view(key("dy-adopt"))
         assert sorted(i.instance_id for i in view.instances) == names
         labels = docker_client.api.inspect_container(names[0])["Config"]["Labels"]
         assert labels[LABEL_SPEC]
@@ -379,7 +355,7 @@ def test_an_instance_failing_ping_is_replaced(
     sickly = variant(image("faulty"), count=2, environment={"FAULTS": "sick-after-large-body"})
     fleet.deploy(deployment("dy-sick", sickly))
     assert events.wait("dy-sick").kind == "succeeded"
-    [view] = fleet.view("dy-sick")
+    [view] = fleet.view(key("dy-sick"))
     victim = view.instances[0]
     # The container stays up but its /ping answers 503 from now on.
     answer = httpx.post(f"{victim.url}/invocations", content=b"x" * 7_000_000, timeout=30)
@@ -392,6 +368,6 @@ def test_an_instance_failing_ping_is_replaced(
     names = containers_of(docker_client, fleet)
     assert victim.instance_id not in names
     assert len(names) == 2
-    route = fleet.router.get("dy-sick")
+    route = fleet.router.get(key("dy-sick"))
     assert route is not None
     assert sorted(i.instance_id for i in route.variants[0].instances if i.healthy) == names

@@ -38,7 +38,7 @@ def test_everything_survives_a_restart_and_resumes(tmp_path: Path) -> None:
 
     after = before.reopen()
     after.provider.resume()
-    assert after.fleet.removed == ["deleting"]
+    assert after.fleet.removed == [CTX.key("deleting")]
     assert sorted(after.fleet.deployed, key=lambda spec: spec.endpoint_name) == [
         creating,
         serving,

@@ -1,7 +1,8 @@
-"""The local STS and IAM through real boto3 clients and the AWS CLI against the emulator process."""
+"""The local STS through real boto3 clients and the AWS CLI against the emulator process."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -9,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.aws_fixtures import REGION
-from tests.emulator.routing.aws_cli import aws_cli, aws_json
+from tests.emulator.routing.aws_cli import aws_json
 from tests.emulator_fixtures import EmulatorProcess
 
 pytestmark = pytest.mark.docker  # the emulator's fleet talks to the engine at start
@@ -92,21 +93,17 @@ def test_sts_refuses_what_it_does_not_honour(emulator: EmulatorProcess) -> None:
     )
 
 
-def test_iam_get_role_synthesizes_the_role(emulator: EmulatorProcess) -> None:
-    role = emulator.client("iam").get_role(RoleName="SageMakerExecution")["Role"]
-    assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecution"
-    assert role["RoleId"].startswith("AROA")
-    assert len(role["RoleId"]) == 21
-    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
-    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
-    assert (
-        aws_json(emulator, "iam", "get-role", "--role-name", "SageMakerExecution")["Role"]["RoleId"]
-        == (role["RoleId"])
-    )
-    with pytest.raises(ClientError) as caught:
-        emulator.client("iam").list_roles()
-    assert _error(caught)[0] == "ValidationError"
-    assert "ListRoles of AWS Identity and Access Management is not supported" in _error(caught)[1]
-    failed = aws_cli(emulator, "iam", "get-role", "--role-name", "bad name", check=False)
-    assert failed.returncode != 0
-    assert "Value 'bad name' at 'roleName' failed to satisfy constraint" in failed.stderr
+def test_issued_credentials_carry_the_emulators_secret_when_it_has_one(tmp_path: Path) -> None:
+    from dockyard.emulator.context import RequestContext
+    from dockyard.emulator.sts.provider import StsProvider
+
+    ctx = RequestContext(ACCOUNT, REGION, "req", "AKID")
+    checked = StsProvider(tmp_path / "a", secret=lambda: "the-emulators-secret")
+    issued = checked.handle(ctx, "AssumeRole", {"RoleArn": ROLE, "RoleSessionName": "s"})["Credentials"]
+    assert issued["SecretAccessKey"] == "the-emulators-secret"
+    assert checked.credentials.secret_for(issued["AccessKeyId"]) == "the-emulators-secret"
+    unchecked = StsProvider(tmp_path / "b")
+    random = unchecked.handle(ctx, "GetSessionToken", {})["Credentials"]
+    assert len(random["SecretAccessKey"]) == 40
+    assert unchecked.credentials.secret_for(random["AccessKeyId"]) == random["SecretAccessKey"]
+    assert unchecked.credentials.secret_for("AKIDNOTISSUED") is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from botocore.exceptions import DataNotFoundError
 
@@ -50,7 +50,8 @@ def _all() -> tuple[ServiceInfo, ...]:
         return tuple(info for name in names if (info := _info(name)) is not None)
 
 
-@cache
+# Keyed by what requests send: bounded, so that made-up names cannot grow it without end.
+@lru_cache(maxsize=512)
 def by_target_prefix(prefix: str, scope_service: str = "") -> ServiceInfo | None:
     """The service whose JSON/CBOR target prefix is ``prefix`` (the scope's model checked first)."""
     if not prefix:
@@ -61,7 +62,7 @@ def by_target_prefix(prefix: str, scope_service: str = "") -> ServiceInfo | None
     return next((info for info in _all() if info.target_prefix == prefix), None)
 
 
-@cache
+@lru_cache(maxsize=512)
 def by_signing_name(service: str) -> ServiceInfo | None:
     """The service a SigV4 scope names (its signing name, else its endpoint prefix)."""
     if not service:

@@ -14,10 +14,13 @@ def refuse_unsupported(
     supported: Collection[str],
     error: type[ServiceError] = ValidationException,
 ) -> None:
-    """Raise ``error`` naming every member of ``params`` outside ``supported`` (None values ignored)."""
-    unsupported = sorted(
-        name for name, value in params.items() if value is not None and name not in supported
-    )
+    """Raise ``error`` naming every member of ``params`` outside ``supported``. A member left at its
+    default (None, false, empty) asks for nothing and passes."""
+    unsupported = sorted(name for name, value in params.items() if name not in supported and _given(value))
     if unsupported:
         names = ", ".join(unsupported)
         raise error(f"The local target (dockyard emulator) does not support {names} in {operation} yet.")
+
+
+def _given(value: Any) -> bool:
+    return not (value is None or value is False or (isinstance(value, list | dict) and not value))

@@ -15,7 +15,7 @@ import mimetypes
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dockyard.emulator.console.control import Control
 from dockyard.emulator.console.http import BodyTooLarge, Receive, Request, Response, Scope, Send, text
@@ -128,8 +128,3 @@ def _static_table(root: Path) -> dict[str, tuple[bytes, str]]:
                 content_type += "; charset=utf-8"
             table[path.relative_to(root).as_posix()] = (path.read_bytes(), content_type)
     return table
-
-
-def mount(settings: EmulatorSettings, components: Callable[[], Components]) -> Any:
-    """The ASGI callable the emulator routes ``/console`` and ``/console/...`` to."""
-    return ConsoleApp(settings, components)

@@ -22,7 +22,7 @@ import orjson
 
 from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -55,8 +55,12 @@ class Control:
         self.wire = JsonProtocol("sagemaker")
         self.runtime_wire = RestJsonProtocol("sagemaker-runtime")
 
-    def context(self, region: str) -> RequestContext:
-        return RequestContext(self.account, region, f"{_ID_PREFIX}{next(_ids):012x}")
+    def context(self, region: str) -> Caller:
+        return Caller(self.account, region, f"{_ID_PREFIX}{next(_ids):012x}")
+
+    def key(self, region: str, name: str) -> ResourceKey:
+        """How the fleet and its logs know an endpoint (of this account, in ``region``)."""
+        return ResourceKey(self.account, region, name)
 
     @property
     def components(self) -> Components:

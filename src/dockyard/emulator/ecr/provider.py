@@ -13,10 +13,10 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dockyard.emulator.aws.unsupported import refuse_unsupported
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.ecr.engine_images import EngineImage, EngineImages
 from dockyard.emulator.ecr.errors import (
     ImageNotFoundException,
@@ -30,8 +30,14 @@ from dockyard.emulator.ecr.repositories import Repositories, Repository
 from dockyard.emulator.ecr.uris import parse_arn, registry_host
 from dockyard.errors import DockyardError
 
-Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+Operation = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 TOKEN_LIFETIME = dt.timedelta(hours=12)  # ECR's authorization tokens last 12 hours
+# The settings every local repository has: CreateRepository honours them and refuses other values.
+_SETTINGS: dict[str, Any] = {
+    "imageTagMutability": "MUTABLE",
+    "imageScanningConfiguration": {"scanOnPush": False},
+    "encryptionConfiguration": {"encryptionType": "AES256"},
+}
 
 
 def _page(items: list[Any], params: dict[str, Any], default: int = 100) -> tuple[list[Any], str | None]:
@@ -52,19 +58,29 @@ def _page(items: list[Any], params: dict[str, Any], default: int = 100) -> tuple
 
 
 class EcrProvider:
-    # The operations the local target implements; every other operation of the model is refused.
-    OPERATIONS: tuple[str, ...] = (
-        "CreateRepository",
-        "DescribeRepositories",
-        "DeleteRepository",
-        "DescribeImages",
-        "ListImages",
-        "BatchDeleteImage",
-        "GetAuthorizationToken",
-        "TagResource",
-        "UntagResource",
-        "ListTagsForResource",
-    )
+    # Each implemented operation and the input members it honours; any other member is refused, and every
+    # other operation of the model too (a test walks botocore's model against this).
+    HONOURED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "CreateRepository": (
+            "registryId",
+            "repositoryName",
+            "tags",
+            # Honoured at the values the local repositories have (see _SETTINGS); others are refused.
+            "imageTagMutability",
+            "imageScanningConfiguration",
+            "encryptionConfiguration",
+        ),
+        "DescribeRepositories": ("registryId", "repositoryNames", "nextToken", "maxResults"),
+        "DeleteRepository": ("registryId", "repositoryName", "force"),
+        "DescribeImages": ("registryId", "repositoryName", "imageIds", "nextToken", "maxResults", "filter"),
+        "ListImages": ("registryId", "repositoryName", "nextToken", "maxResults", "filter"),
+        "BatchDeleteImage": ("registryId", "repositoryName", "imageIds"),
+        "GetAuthorizationToken": ("registryIds",),
+        "TagResource": ("resourceArn", "tags"),
+        "UntagResource": ("resourceArn", "tagKeys"),
+        "ListTagsForResource": ("resourceArn",),
+    }
+    OPERATIONS: ClassVar[tuple[str, ...]] = tuple(HONOURED)
 
     def __init__(self, state_dir: Path, images: EngineImages, clock: Callable[[], float] = time.time) -> None:
         self.repositories = Repositories(state_dir / "ecr.db")
@@ -83,13 +99,14 @@ class EcrProvider:
             "ListTagsForResource": self.list_tags_for_resource,
         }
 
-    def handle(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, ctx: Caller, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = self.operations.get(operation)
         if handler is None:
             raise InvalidParameterException(
                 f"The operation {operation} of Amazon Elastic Container Registry is not supported by the "
                 f"local target (dockyard emulator); supported: {', '.join(self.operations)}."
             )
+        refuse_unsupported(operation, params, self.HONOURED[operation], InvalidParameterException)
         try:
             return handler(ctx, params)
         except DockyardError as exc:  # the engine failed: ECR's own 500
@@ -103,13 +120,9 @@ class EcrProvider:
 
     # ---- repositories ------------------------------------------------------------------------
 
-    def create_repository(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "CreateRepository",
-            {k: v for k, v in params.items() if not _default_setting(k, v)},
-            ("registryId", "repositoryName", "tags"),
-            InvalidParameterException,
-        )
+    def create_repository(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        settings = {k: v for k, v in params.items() if k in _SETTINGS and v != _SETTINGS[k]}
+        refuse_unsupported("CreateRepository", settings, (), InvalidParameterException)
         registry = self._registry(ctx, params)
         tags = {tag["Key"]: tag["Value"] for tag in params.get("tags") or ()}
         created = dt.datetime.fromtimestamp(int(self._clock()), dt.UTC)
@@ -121,7 +134,7 @@ class EcrProvider:
             )
         return {"repository": repository.as_shape()}
 
-    def describe_repositories(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def describe_repositories(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         registry = self._registry(ctx, params)
         names = params.get("repositoryNames")
         if names:
@@ -134,7 +147,7 @@ class EcrProvider:
         page, following = _page(self.repositories.list(registry, ctx.region), params, default=1000)
         return {"repositories": [r.as_shape() for r in page], "nextToken": following}
 
-    def delete_repository(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def delete_repository(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         registry = self._registry(ctx, params)
         repository = self._repository(ctx, registry, params["repositoryName"])
         images = self.images.list(repository.uri)
@@ -151,7 +164,7 @@ class EcrProvider:
 
     # ---- images ------------------------------------------------------------------------------
 
-    def describe_images(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def describe_images(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         registry = self._registry(ctx, params)
         repository = self._repository(ctx, registry, params["repositoryName"])
         images = self._filtered(self.images.list(repository.uri), params)
@@ -172,7 +185,7 @@ class EcrProvider:
         page, following = _page(images, params)
         return {"imageDetails": [_detail(repository, image) for image in page], "nextToken": following}
 
-    def list_images(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def list_images(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         registry = self._registry(ctx, params)
         repository = self._repository(ctx, registry, params["repositoryName"])
         ids = [
@@ -183,7 +196,7 @@ class EcrProvider:
         page, following = _page(ids, params)
         return {"imageIds": page, "nextToken": following}
 
-    def batch_delete_image(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def batch_delete_image(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         registry = self._registry(ctx, params)
         repository = self._repository(ctx, registry, params["repositoryName"])
         images = self.images.list(repository.uri)
@@ -208,7 +221,7 @@ class EcrProvider:
 
     # ---- authorization -----------------------------------------------------------------------
 
-    def get_authorization_token(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def get_authorization_token(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         """``AWS:<password>`` base64-encoded, as ECR answers. The local target needs no login (its images
         are in the local engine and the local registry takes no credentials), so any client that logs in
         with it proceeds; the password is random and checked by nothing."""
@@ -228,36 +241,36 @@ class EcrProvider:
 
     # ---- tags --------------------------------------------------------------------------------
 
-    def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def tag_resource(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         repository = self._by_arn(ctx, params["resourceArn"])
         tags = dict(repository.tags)
         tags.update({tag["Key"]: tag["Value"] for tag in params["tags"]})
         self.repositories.set_tags(repository, tags)
         return {}
 
-    def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def untag_resource(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         repository = self._by_arn(ctx, params["resourceArn"])
         tags = {k: v for k, v in repository.tags.items() if k not in set(params["tagKeys"])}
         self.repositories.set_tags(repository, tags)
         return {}
 
-    def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def list_tags_for_resource(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         repository = self._by_arn(ctx, params["resourceArn"])
         return {"tags": [{"Key": k, "Value": v} for k, v in repository.tags.items()]}
 
     # ---- helpers -----------------------------------------------------------------------------
 
     @staticmethod
-    def _registry(ctx: RequestContext, params: dict[str, Any]) -> str:
+    def _registry(ctx: Caller, params: dict[str, Any]) -> str:
         return str(params.get("registryId") or ctx.account)
 
-    def _repository(self, ctx: RequestContext, registry: str, name: str) -> Repository:
+    def _repository(self, ctx: Caller, registry: str, name: str) -> Repository:
         found = self.repositories.get(registry, ctx.region, name)
         if found is None:
             raise repository_not_found(name, registry)
         return found
 
-    def _by_arn(self, ctx: RequestContext, arn: str) -> Repository:
+    def _by_arn(self, ctx: Caller, arn: str) -> Repository:
         parts = parse_arn(arn)
         if parts is None:
             raise InvalidParameterException(
@@ -276,16 +289,6 @@ class EcrProvider:
         refuse_unsupported("the image filter", wanted, ("tagStatus",), InvalidParameterException)
         # Every image the engine holds under the URI has a tag (an untagged one has left the repository).
         return [] if wanted.get("tagStatus") == "UNTAGGED" else images
-
-
-def _default_setting(name: str, value: Any) -> bool:
-    """A CreateRepository setting equal to what the local repositories do anyway (so it is honoured)."""
-    defaults: dict[str, Any] = {
-        "imageTagMutability": "MUTABLE",
-        "imageScanningConfiguration": {"scanOnPush": False},
-        "encryptionConfiguration": {"encryptionType": "AES256"},
-    }
-    return name in defaults and value == defaults[name]
 
 
 def _find(images: list[EngineImage], image_id: dict[str, str]) -> EngineImage | None:

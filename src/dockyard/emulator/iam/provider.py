@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ValidationError
 
 # A fixed creation date: the role is the same role on every call and across restarts.
@@ -36,7 +36,10 @@ def role_id(account: str, role_name: str) -> str:
 
 
 class IamProvider:
-    def handle(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    HONOURED: ClassVar[dict[str, tuple[str, ...]]] = {"GetRole": ("RoleName",)}
+    OPERATIONS: ClassVar[tuple[str, ...]] = tuple(HONOURED)
+
+    def handle(self, ctx: Caller, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         if operation != "GetRole":
             raise ValidationError(
                 f"The operation {operation} of AWS Identity and Access Management is not supported by the "
@@ -44,7 +47,7 @@ class IamProvider:
             )
         return self.get_role(ctx, params)
 
-    def get_role(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def get_role(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         name: str = params["RoleName"]
         return {
             "Role": {

@@ -12,16 +12,16 @@ import base64
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
 from dockyard.emulator.aws.unsupported import refuse_unsupported
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ServiceError
 from dockyard.emulator.logs.streams import GROUP_PREFIX, Event, FilterPattern, LogFiles, Stream
 
-Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+Operation = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 DEFAULT_EVENTS = 10_000  # FilterLogEvents' and GetLogEvents' default page (1 MB cap not modelled)
 
 
@@ -50,13 +50,45 @@ def _untoken(token: str) -> list[Any]:
 
 
 class LogsProvider:
-    # The operations the local target implements; every other operation of the model is refused.
-    OPERATIONS: tuple[str, ...] = (
-        "DescribeLogGroups",
-        "DescribeLogStreams",
-        "GetLogEvents",
-        "FilterLogEvents",
-    )
+    # Each implemented operation and the input members it honours; any other member is refused, and every
+    # other operation of the model too (a test walks botocore's model against this).
+    HONOURED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "DescribeLogGroups": ("logGroupNamePrefix", "logGroupNamePattern", "nextToken", "limit"),
+        "DescribeLogStreams": (
+            "logGroupName",
+            "logGroupIdentifier",
+            "logStreamNamePrefix",
+            "orderBy",
+            "descending",
+            "nextToken",
+            "limit",
+        ),
+        "GetLogEvents": (
+            "logGroupName",
+            "logGroupIdentifier",
+            "logStreamName",
+            "startTime",
+            "endTime",
+            "nextToken",
+            "limit",
+            "startFromHead",
+            "unmask",  # nothing is masked locally
+        ),
+        "FilterLogEvents": (
+            "logGroupName",
+            "logGroupIdentifier",
+            "logStreamNames",
+            "logStreamNamePrefix",
+            "startTime",
+            "endTime",
+            "filterPattern",
+            "nextToken",
+            "limit",
+            "interleaved",  # ignored by CloudWatch itself: results are always interleaved
+            "unmask",
+        ),
+    }
+    OPERATIONS: ClassVar[tuple[str, ...]] = tuple(HONOURED)
 
     def __init__(self, state_dir: Path) -> None:
         self.files = LogFiles(state_dir)
@@ -67,7 +99,7 @@ class LogsProvider:
             "FilterLogEvents": self.filter_log_events,
         }
 
-    def handle(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, ctx: Caller, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = self.operations.get(operation)
         if handler is None:
             raise InvalidParameterException(
@@ -75,6 +107,7 @@ class LogsProvider:
                 f"(dockyard emulator), which serves the endpoints' logs read-only; supported: "
                 f"{', '.join(self.operations)}."
             )
+        refuse_unsupported(operation, params, self.HONOURED[operation], InvalidParameterException)
         return handler(ctx, params)
 
     def count(self, account: str, region: str) -> int:
@@ -82,23 +115,20 @@ class LogsProvider:
 
     # ---- groups and streams ------------------------------------------------------------------
 
-    def describe_log_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "DescribeLogGroups", params, ("logGroupNamePrefix", "logGroupNamePattern", "nextToken", "limit")
-        )
+    def describe_log_groups(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         prefix = params.get("logGroupNamePrefix") or ""
         pattern = (params.get("logGroupNamePattern") or "").lower()
         groups = [
             {
                 "logGroupName": name,
-                "creationTime": int(directory.stat().st_ctime * 1000),
+                "creationTime": int(min(d.stat().st_ctime for d in directories) * 1000),
                 "metricFilterCount": 0,
                 "arn": self._arn(ctx, name) + ":*",
                 "logGroupArn": self._arn(ctx, name),
-                "storedBytes": sum(path.stat().st_size for path in directory.glob("*/*.log")),
+                "storedBytes": sum(p.stat().st_size for d in directories for p in d.glob("*/*.log")),
                 "logGroupClass": "STANDARD",
             }
-            for name, directory in self.files.groups(ctx.account, ctx.region)
+            for name, directories in self.files.groups(ctx.account, ctx.region)
             if name.startswith(prefix) and pattern in name.lower()
         ]
         start = int(_untoken(params["nextToken"])[0]) if params.get("nextToken") else 0
@@ -106,20 +136,7 @@ class LogsProvider:
         following = _token([end]) if end < len(groups) else None
         return {"logGroups": groups[start:end], "nextToken": following}
 
-    def describe_log_streams(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "DescribeLogStreams",
-            params,
-            (
-                "logGroupName",
-                "logGroupIdentifier",
-                "logStreamNamePrefix",
-                "orderBy",
-                "descending",
-                "nextToken",
-                "limit",
-            ),
-        )
+    def describe_log_streams(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         group = self._group_name(params)
         prefix = params.get("logStreamNamePrefix") or ""
         if prefix and params.get("orderBy") == "LastEventTime":
@@ -152,22 +169,7 @@ class LogsProvider:
 
     # ---- events ------------------------------------------------------------------------------
 
-    def get_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "GetLogEvents",
-            params,
-            (
-                "logGroupName",
-                "logGroupIdentifier",
-                "logStreamName",
-                "startTime",
-                "endTime",
-                "nextToken",
-                "limit",
-                "startFromHead",
-                "unmask",
-            ),
-        )
+    def get_log_events(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         group = self._group_name(params)
         stream = next((s for s in self._streams(ctx, group) if s.name == params["logStreamName"]), None)
         if stream is None:
@@ -191,23 +193,7 @@ class LogsProvider:
             "nextBackwardToken": _token(["b", start]),
         }
 
-    def filter_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "FilterLogEvents",
-            {k: v for k, v in params.items() if not (k == "interleaved" and v)},
-            (
-                "logGroupName",
-                "logGroupIdentifier",
-                "logStreamNames",
-                "logStreamNamePrefix",
-                "startTime",
-                "endTime",
-                "filterPattern",
-                "nextToken",
-                "limit",
-                "unmask",
-            ),
-        )
+    def filter_log_events(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("logStreamNames") and params.get("logStreamNamePrefix"):
             raise InvalidParameterException("logStreamNames and logStreamNamePrefix are mutually exclusive")
         pattern = params.get("filterPattern") or ""
@@ -246,7 +232,7 @@ class LogsProvider:
     # ---- helpers -----------------------------------------------------------------------------
 
     @staticmethod
-    def _arn(ctx: RequestContext, group: str) -> str:
+    def _arn(ctx: Caller, group: str) -> str:
         return f"arn:aws:logs:{ctx.region}:{ctx.account}:log-group:{group}"
 
     @staticmethod
@@ -263,16 +249,16 @@ class LogsProvider:
             raise InvalidParameterException("Either logGroupName or logGroupIdentifier must be specified")
         return str(name)
 
-    def _streams(self, ctx: RequestContext, group: str) -> list[Stream]:
-        directory = self.files.group_dir(ctx.account, ctx.region, group)
-        if directory is None:
+    def _streams(self, ctx: Caller, group: str) -> list[Stream]:
+        directories = self.files.group_dirs(ctx.account, ctx.region, group)
+        if directories is None:
             hint = (
                 ""
                 if group.startswith(GROUP_PREFIX)
                 else f" (the local target has {GROUP_PREFIX}<endpoint> only)"
             )
             raise ResourceNotFoundException(f"The specified log group does not exist.{hint}")
-        return self.files.streams(group, directory)
+        return self.files.streams(group, directories)
 
 
 def _in_window(events: list[Event], params: dict[str, Any]) -> list[Event]:

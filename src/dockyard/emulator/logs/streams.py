@@ -96,32 +96,33 @@ class LogFiles:
     def __init__(self, state_dir: Path) -> None:
         self.root = state_dir / "logs"
 
-    def _endpoint_dirs(self, account: str, region: str) -> dict[str, Path]:
-        """endpoint name -> its log directory, in either layout (scoped by account/region, or not)."""
-        found: dict[str, Path] = {}
+    def _endpoint_dirs(self, account: str, region: str) -> dict[str, list[Path]]:
+        """endpoint name -> its log directories, in either layout (scoped by account/region, or not)."""
+        found: dict[str, list[Path]] = {}
         for base in (self.root, self.root / account / region):
             if not base.is_dir():
                 continue
             for child in base.iterdir():
                 if child.is_dir() and any(child.glob("*/*.log")):
-                    found.setdefault(child.name, child)
+                    found.setdefault(child.name, []).append(child)
         return found
 
-    def groups(self, account: str, region: str) -> list[tuple[str, Path]]:
-        """(group name, directory) of every endpoint with logs, sorted by name."""
+    def groups(self, account: str, region: str) -> list[tuple[str, list[Path]]]:
+        """(group name, directories) of every endpoint with logs, sorted by name."""
         dirs = self._endpoint_dirs(account, region)
         return sorted((GROUP_PREFIX + name, path) for name, path in dirs.items())
 
-    def group_dir(self, account: str, region: str, group: str) -> Path | None:
+    def group_dirs(self, account: str, region: str, group: str) -> list[Path] | None:
         if not group.startswith(GROUP_PREFIX):
             return None
         return self._endpoint_dirs(account, region).get(group[len(GROUP_PREFIX) :])
 
     @staticmethod
-    def streams(group: str, directory: Path) -> list[Stream]:
+    def streams(group: str, directories: list[Path]) -> list[Stream]:
         return sorted(
             (
                 Stream(group, f"{path.parent.name}/{path.stem}", path)
+                for directory in directories
                 for path in directory.glob("*/*.log")
                 if _SAFE_PART.fullmatch(path.parent.name) and _SAFE_PART.fullmatch(path.stem)
             ),

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ModelError, ModelStreamError, ServiceUnavailable, ValidationError
+from dockyard.emulator.route_table import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
 from dockyard.emulator.runtime.metrics import EndpointMetrics
-from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError
-from dockyard.emulator.runtime.router import EndpointRoute, Instance, VariantRoute
-
-if TYPE_CHECKING:
-    from dockyard.emulator.sagemaker.reconciler import Reconciler
+from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError, Response
 
 INVOCATION_TIMEOUT = 60.0  # SageMaker's limit on a container's answer to /invocations
 READY_WAIT = 5.0  # how long a request waits for a healthy instance (one being replaced) before a 503
@@ -52,24 +49,30 @@ TIMEOUT_MESSAGE = (
 _RETRYABLE = (ConnectFailed, Disconnected)  # nothing reached the model: another instance may take it
 INVOCATIONS = "/invocations"
 
-EndpointStatus = Callable[[str, str, str], str | None]
+# The endpoint's status, None when there is no such endpoint (the control plane answers).
+EndpointStatus = Callable[[ResourceKey], str | None]
+T = TypeVar("T")
 
 
 class Runtime:
+    """The runtime API over the routing table the fleet keeps; it never calls the fleet but through
+    ``report_unreachable``, and learns endpoint statuses through ``endpoint_status``."""
+
     def __init__(
         self,
-        fleet: Reconciler,
+        router: Router,
         endpoint_status: EndpointStatus,
+        report_unreachable: ReportUnreachable,
         *,
         invocation_timeout: float = INVOCATION_TIMEOUT,
         ready_wait: float = READY_WAIT,
     ) -> None:
-        self.fleet = fleet
-        self.router = fleet.router
+        self.router = router
         self.endpoint_status = endpoint_status
+        self.report_unreachable = report_unreachable
         self.invocation_timeout = invocation_timeout
         self.ready_wait = ready_wait
-        self.metrics = EndpointMetrics()
+        self.metrics = EndpointMetrics()  # per endpoint and minute, for the console's charts
         self._pool: Pool | None = None
 
     @property
@@ -86,80 +89,75 @@ class Runtime:
 
     # ---- InvokeEndpoint --------------------------------------------------------------------------
 
-    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        name = str(params["EndpointName"])
-        route = self._route(ctx, name)
-        headers = _headers(params)
-        body: bytes = params.get("Body") or b""
-        for attempt in range(ATTEMPTS):
-            variant, instance = await self._choose(route, name, params.get("TargetVariant"))
-            instance.outstanding += 1
-            started = time.perf_counter()
-            try:
-                async with asyncio.timeout(self.invocation_timeout):
-                    response = await self.pool.post(instance.origin, INVOCATIONS, headers, body)
-            except _RETRYABLE as exc:
-                self._unreachable(name, instance)
-                if attempt == ATTEMPTS - 1:
-                    raise _unreachable_error(name, exc) from None
-                route = self.router.get(name) or route
-                continue
-            except TimeoutError:
-                self.metrics.record(name, 0, None)
-                raise _model_error(ctx, name, None, TIMEOUT_MESSAGE) from None
-            except Broken as exc:
-                self.metrics.record(name, 0, None)
-                raise _model_error(ctx, name, None, _broken(exc)) from None
-            finally:
-                instance.outstanding -= 1
-            self.metrics.record(name, response.status, time.perf_counter() - started)
-            if not 200 <= response.status < 300:
-                text = response.body.decode("utf-8", "replace")
-                raise _model_error(ctx, name, response.status, text)
-            return _output(response.headers, variant.name, {"Body": response.body})
-        raise AssertionError("unreachable")  # the loop returns or raises
+    async def invoke(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        headers, body = _headers(params), params.get("Body") or b""
+
+        def post(instance: Instance) -> Awaitable[Response]:
+            return self.pool.post(instance.origin, INVOCATIONS, headers, body)
+
+        started = time.perf_counter()
+        variant, instance, response = await self._send(ctx, params, post)
+        instance.outstanding -= 1  # the whole answer is in
+        self.metrics.record(params["EndpointName"], response.status, time.perf_counter() - started)
+        if not 200 <= response.status < 300:
+            text = response.body.decode("utf-8", "replace")
+            raise _model_error(ctx, params["EndpointName"], response.status, text)
+        return _output(response.headers, variant.name, {"Body": response.body})
 
     async def invoke_stream(
-        self, ctx: RequestContext, params: dict[str, Any]
+        self, ctx: Caller, params: dict[str, Any]
     ) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
+        headers, body = _headers(params), params.get("Body") or b""
+
+        def stream(instance: Instance) -> Awaitable[tuple[Response, AsyncGenerator[bytes, None]]]:
+            return self.pool.stream(instance.origin, INVOCATIONS, headers, body)
+
+        started = time.perf_counter()
+        variant, instance, (response, chunks) = await self._send(ctx, params, stream)
+        # A stream's latency is its time to the first byte of the answer.
+        self.metrics.record(params["EndpointName"], response.status, time.perf_counter() - started)
+        if not 200 <= response.status < 300:
+            try:
+                text = b"".join([chunk async for chunk in chunks]).decode("utf-8", "replace")
+            except RelayError:
+                text = ""
+            finally:
+                instance.outstanding -= 1
+            raise _model_error(ctx, params["EndpointName"], response.status, text)
+        return _output(response.headers, variant.name, {}), self._relay(chunks, instance)
+
+    async def _send(
+        self, ctx: Caller, params: dict[str, Any], send: Callable[[Instance], Awaitable[T]]
+    ) -> tuple[VariantRoute, Instance, T]:
+        """``send`` to a chosen instance, and to another one while nothing reached a model. On success
+        the instance's request stays counted in ``outstanding``: the caller ends it."""
         name = str(params["EndpointName"])
-        route = self._route(ctx, name)
-        headers = _headers(params)
-        body: bytes = params.get("Body") or b""
+        endpoint = ctx.key(name)
+        route = self._route(endpoint)
         for attempt in range(ATTEMPTS):
-            variant, instance = await self._choose(route, name, params.get("TargetVariant"))
+            variant, instance = await self._choose(route, endpoint, params.get("TargetVariant"))
             instance.outstanding += 1
-            started = time.perf_counter()
             try:
                 async with asyncio.timeout(self.invocation_timeout):
-                    response, chunks = await self.pool.stream(instance.origin, INVOCATIONS, headers, body)
+                    return variant, instance, await send(instance)
             except _RETRYABLE as exc:
                 instance.outstanding -= 1
-                self._unreachable(name, instance)
+                self._unreachable(endpoint, instance)
                 if attempt == ATTEMPTS - 1:
                     raise _unreachable_error(name, exc) from None
-                route = self.router.get(name) or route
-                continue
+                route = self.router.get(endpoint) or route
             except TimeoutError:
                 instance.outstanding -= 1
+                self.metrics.record(name, 0, None)
                 raise _model_error(ctx, name, None, TIMEOUT_MESSAGE) from None
             except Broken as exc:
                 instance.outstanding -= 1
+                self.metrics.record(name, 0, None)
                 raise _model_error(ctx, name, None, _broken(exc)) from None
-            if not 200 <= response.status < 300:
-                try:
-                    text = b"".join([chunk async for chunk in chunks]).decode("utf-8", "replace")
-                except RelayError:
-                    text = ""
-                finally:
-                    instance.outstanding -= 1
-                self.metrics.record(name, response.status, time.perf_counter() - started)
-                raise _model_error(ctx, name, response.status, text)
-            # A stream's latency is its time to the first byte, as for ModelLatency of a streamed answer.
-            self.metrics.record(name, response.status, time.perf_counter() - started)
-            head = _output(response.headers, variant.name, {})
-            return head, self._relay(chunks, instance)
-        raise AssertionError("unreachable")
+            except BaseException:
+                instance.outstanding -= 1
+                raise
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def _relay(self, chunks: AsyncGenerator[bytes, None], instance: Instance) -> AsyncIterator[bytes]:
         try:
@@ -185,31 +183,30 @@ class Runtime:
 
     # ---- choosing ----------------------------------------------------------------------------------
 
-    def _route(self, ctx: RequestContext, name: str) -> EndpointRoute | None:
-        status = self.endpoint_status(ctx.account, ctx.region, name)
-        if status not in SERVING:
-            raise ValidationError(f"Endpoint {name} of account {ctx.account} not found.")
-        return self.router.get(name)
+    def _route(self, endpoint: ResourceKey) -> EndpointRoute | None:
+        if self.endpoint_status(endpoint) not in SERVING:
+            raise ValidationError(f"Endpoint {endpoint.name} of account {endpoint.account} not found.")
+        return self.router.get(endpoint)
 
     async def _choose(
-        self, route: EndpointRoute | None, name: str, target: str | None
+        self, route: EndpointRoute | None, endpoint: ResourceKey, target: str | None
     ) -> tuple[VariantRoute, Instance]:
-        chosen = _pick(route, name, target)
+        chosen = _pick(route, endpoint.name, target)
         if chosen is not None:
             return chosen
         # No healthy instance right now (one being replaced, the emulator re-adopting its fleet).
         deadline = time.monotonic() + self.ready_wait
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            chosen = _pick(self.router.get(name) or route, name, target)
+            chosen = _pick(self.router.get(endpoint) or route, endpoint.name, target)
             if chosen is not None:
                 return chosen
-        which = f"variant {target} of endpoint {name}" if target else f"endpoint {name}"
+        which = f"variant {target} of endpoint {endpoint.name}" if target else f"endpoint {endpoint.name}"
         raise ServiceUnavailable(f"No healthy instance of {which} is available. Please try again.")
 
-    def _unreachable(self, name: str, instance: Instance) -> None:
+    def _unreachable(self, endpoint: ResourceKey, instance: Instance) -> None:
         instance.healthy = False  # out of routing now; the fleet replaces it
-        self.fleet.report_unhealthy(name, instance.instance_id)
+        self.report_unreachable(endpoint, instance.instance_id)
 
 
 def _pick(route: EndpointRoute | None, name: str, target: str | None) -> tuple[VariantRoute, Instance] | None:
@@ -259,7 +256,7 @@ def log_group(name: str) -> str:
     return f"/aws/sagemaker/Endpoints/{name}"
 
 
-def _model_error(ctx: RequestContext, name: str, status: int | None, message: str) -> ModelError:
+def _model_error(ctx: Caller, name: str, status: int | None, message: str) -> ModelError:
     """SageMaker's ModelError for a container's answer (``status`` None: no answer in time)."""
     code = 0 if status is None else status
     kind = "client" if 400 <= code < 500 else "server"

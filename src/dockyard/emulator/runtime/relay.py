@@ -3,14 +3,15 @@
 Why not httpx: measured against a bare uvicorn app on this machine, httpx.AsyncClient managed about
 1,150 requests/s at concurrency 1 and fell to about 520 at concurrency 32 (its connection pool's
 per-request work grows with the connections in use), several times slower than the containers behind
-it; the issue's target is at least 80 % of a container's own throughput. aiohttp is not a dependency
-of the project. So the runtime speaks HTTP/1.1 itself over asyncio, with ``httptools`` (llhttp, the
-parser uvicorn uses; already a dependency) doing all parsing: what is left here is writing one
-request, keeping idle connections, and telling apart the ways a connection can fail:
+it, and the runtime is meant to keep at least 80 % of a container's own throughput. aiohttp is not a
+dependency of the project. So the runtime speaks HTTP/1.1 itself over asyncio, with ``httptools``
+(llhttp, the parser uvicorn uses; already a dependency) doing all parsing: what is left here is writing
+one request, keeping idle connections, and telling apart the ways a connection can fail:
 
 - :class:`ConnectFailed`: nothing was sent (refused, unreachable): safe to send elsewhere;
-- :class:`Disconnected` with ``sent_nothing_back``: a reused keep-alive connection that the server had
-  closed just before the request (no byte of an answer came): also safe to send elsewhere;
+- :class:`Disconnected`: a reused keep-alive connection that the server had closed just before the
+  request (no byte of an answer came): also safe to send elsewhere (on a fresh connection the same
+  silence is :class:`Broken`: the server may have taken the request);
 - :class:`Broken`: the connection failed mid-answer.
 
 Timeouts are the caller's (``asyncio.timeout``); a connection whose request timed out is closed.
@@ -202,8 +203,9 @@ class Pool:
         self, origin: tuple[str, int], path: str, headers: dict[str, str], body: bytes
     ) -> Response:
         """The whole answer; the caller bounds the time (a timeout closes the connection)."""
+        request = _request(origin, path, headers, body)  # a bad header fails before a connection is taken
         connection, reused = await self._acquire(origin)
-        exchange = connection.send(_request(origin, path, headers, body), body, streaming=False)
+        exchange = connection.send(request, body, streaming=False)
         try:
             await exchange.done
         except BaseException as exc:
@@ -219,8 +221,9 @@ class Pool:
         self, origin: tuple[str, int], path: str, headers: dict[str, str], body: bytes
     ) -> tuple[Response, AsyncGenerator[bytes, None]]:
         """The status and headers, then the body's chunks as they come."""
+        request = _request(origin, path, headers, body)
         connection, reused = await self._acquire(origin)
-        exchange = connection.send(_request(origin, path, headers, body), body, streaming=True)
+        exchange = connection.send(request, body, streaming=True)
         try:
             head = await exchange.head
         except BaseException as exc:

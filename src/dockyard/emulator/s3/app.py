@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from dockyard.emulator.aws.rest_xml import RestXmlProtocol
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ServiceError
 from dockyard.emulator.s3.errors import (
     IncompleteBody,
@@ -64,7 +64,7 @@ class S3App:
         """What S3 holds, for the emulator's status."""
         return self.service.store.counts()
 
-    async def __call__(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, ctx: Caller, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
@@ -117,7 +117,7 @@ class S3App:
             )
         return operation, self.protocol.parse(operation, labels, query, headers)
 
-    async def _get_object(self, ctx: RequestContext, params: dict[str, Any], send: Send) -> None:
+    async def _get_object(self, ctx: Caller, params: dict[str, Any], send: Send) -> None:
         result, content = await asyncio.to_thread(self.service.get_object, ctx, params)
         status, headers = self.protocol.head("GetObject", result)
         if "ContentRange" in result:
@@ -134,7 +134,7 @@ class S3App:
                 piece = await ahead
         await send({"type": "http.response.body", "body": b""})
 
-    async def _error(self, send: Send, error: ServiceError, ctx: RequestContext, method: str) -> None:
+    async def _error(self, send: Send, error: ServiceError, ctx: Caller, method: str) -> None:
         status, headers, body = self.protocol.error_response(
             error, ctx.request_id, head_only=method == "HEAD"
         )
@@ -145,7 +145,7 @@ def _next(pieces: Iterator[bytes]) -> bytes | None:
     return next(pieces, None)
 
 
-def _request_id(ctx: RequestContext) -> tuple[bytes, bytes]:
+def _request_id(ctx: Caller) -> tuple[bytes, bytes]:
     return (b"x-amz-request-id", ctx.request_id.encode("ascii"))
 
 

@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.s3.domain import Bucket
 from dockyard.emulator.s3.errors import (
     BucketAlreadyOwnedByYou,
@@ -52,13 +52,13 @@ class BucketOperations:
     def __init__(self, store: S3Store) -> None:
         self.store = store
 
-    def existing(self, ctx: RequestContext, name: str) -> Bucket:
+    def existing(self, ctx: Caller, name: str) -> Bucket:
         bucket = self.store.bucket(ctx.account, name)
         if bucket is None:
             raise NoSuchBucket(name)
         return bucket
 
-    def create_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def create_bucket(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         name = params["Bucket"]
         check_bucket_name(name)
         constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
@@ -78,11 +78,11 @@ class BucketOperations:
             raise BucketAlreadyOwnedByYou(name)
         return {"Location": f"/{name}"}
 
-    def head_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def head_bucket(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         bucket = self.existing(ctx, params["Bucket"])
         return {"BucketRegion": bucket.region}
 
-    def list_buckets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def list_buckets(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         prefix = params.get("Prefix") or ""
         region = params.get("BucketRegion")
         after = params.get("ContinuationToken") or ""
@@ -102,19 +102,19 @@ class BucketOperations:
             "ContinuationToken": page[-1].name if len(found) > limit else None,
         }
 
-    def delete_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def delete_bucket(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         name = params["Bucket"]
         self.existing(ctx, name)
         if not self.store.delete_bucket(ctx.account, name):
             raise BucketNotEmpty(name)
         return {}
 
-    def get_bucket_location(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def get_bucket_location(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         bucket = self.existing(ctx, params["Bucket"])
         # S3 answers an empty constraint for us-east-1.
         return {"LocationConstraint": None if bucket.region == US_EAST_1 else bucket.region}
 
-    def put_bucket_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def put_bucket_tagging(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         name = params["Bucket"]
         self.existing(ctx, name)
         tag_set = (params.get("Tagging") or {}).get("TagSet") or []
@@ -133,25 +133,25 @@ class BucketOperations:
         self.store.set_bucket_tags(ctx.account, name, tags)
         return {}
 
-    def get_bucket_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def get_bucket_tagging(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         bucket = self.existing(ctx, params["Bucket"])
         if not bucket.tags:
             raise NoSuchTagSet(bucket.name)
         return {"TagSet": [{"Key": k, "Value": v} for k, v in bucket.tags]}
 
-    def delete_bucket_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def delete_bucket_tagging(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self.existing(ctx, params["Bucket"])
         self.store.set_bucket_tags(ctx.account, params["Bucket"], None)
         return {}
 
-    def put_public_access_block(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def put_public_access_block(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self.existing(ctx, params["Bucket"])
         sent = params.get("PublicAccessBlockConfiguration") or {}
         config = {flag: bool(sent.get(flag, False)) for flag in _PUBLIC_ACCESS_FLAGS}
         self.store.set_public_access_block(ctx.account, params["Bucket"], config)
         return {}
 
-    def get_public_access_block(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def get_public_access_block(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         bucket = self.existing(ctx, params["Bucket"])
         if bucket.public_access_block is None:
             raise NoSuchPublicAccessBlockConfiguration(bucket.name)

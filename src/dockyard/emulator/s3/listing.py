@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.s3.buckets import BucketOperations
 from dockyard.emulator.s3.domain import StoredObject
 from dockyard.emulator.s3.errors import InvalidArgument
@@ -98,7 +98,7 @@ class Listing:
         self.store = store
         self.buckets = buckets
 
-    def list_objects_v2(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def list_objects_v2(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self.buckets.existing(ctx, params["Bucket"])
         token = params.get("ContinuationToken")
         start_after = params.get("StartAfter") or ""
@@ -131,7 +131,7 @@ class Listing:
             "StartAfter": encode(start_after) if start_after else None,
         }
 
-    def list_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def list_objects(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self.buckets.existing(ctx, params["Bucket"])
         marker = params.get("Marker") or ""
         prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""

@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.s3.blobs import Blobs
 from dockyard.emulator.s3.buckets import BucketOperations
 from dockyard.emulator.s3.domain import Part, Segment, StoredObject, Upload
@@ -42,7 +42,7 @@ class MultipartOperations:
         self.blobs = blobs
         self.buckets = buckets
 
-    def existing_upload(self, ctx: RequestContext, params: dict[str, Any]) -> Upload:
+    def existing_upload(self, ctx: Caller, params: dict[str, Any]) -> Upload:
         self.buckets.existing(ctx, params["Bucket"])
         upload = self.store.upload(params["UploadId"])
         if (
@@ -53,7 +53,7 @@ class MultipartOperations:
             raise NoSuchUpload(params["UploadId"])
         return upload
 
-    def create_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def create_multipart_upload(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self.buckets.existing(ctx, params["Bucket"])
         algorithm = params.get("ChecksumAlgorithm")
         upload = Upload(
@@ -74,7 +74,7 @@ class MultipartOperations:
             "ChecksumAlgorithm": algorithm,
         }
 
-    def upload_part(self, ctx: RequestContext, params: dict[str, Any], body: Received) -> dict[str, Any]:
+    def upload_part(self, ctx: Caller, params: dict[str, Any], body: Received) -> dict[str, Any]:
         try:
             number = params["PartNumber"]
             if not 1 <= number <= MAX_PART_NUMBER:
@@ -96,7 +96,7 @@ class MultipartOperations:
         self.blobs.remove(replaced)
         return {"ETag": part.etag, **checksum_result(body.checksum)}
 
-    def complete_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def complete_multipart_upload(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         upload = self.existing_upload(ctx, params)
         chosen = (params.get("MultipartUpload") or {}).get("Parts") or []
         if not chosen:
@@ -157,7 +157,7 @@ class MultipartOperations:
             "ETag": etag,
         }
 
-    def abort_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def abort_multipart_upload(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self.existing_upload(ctx, params)
         blobs = self.store.abort_upload(params["UploadId"])
         if blobs is None:
@@ -165,7 +165,7 @@ class MultipartOperations:
         self.blobs.remove(blobs)
         return {}
 
-    def list_parts(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def list_parts(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         upload = self.existing_upload(ctx, params)
         marker = params.get("PartNumberMarker") or 0
         limit = min(params.get("MaxParts") or 1000, 1000)
@@ -193,7 +193,7 @@ class MultipartOperations:
             ],
         }
 
-    def list_multipart_uploads(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def list_multipart_uploads(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self.buckets.existing(ctx, params["Bucket"])
         limit = min(params.get("MaxUploads") or 1000, 1000)
         uploads = self.store.uploads(ctx.account, params["Bucket"], params.get("Prefix") or "")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.s3.blobs import Blobs, disk_full
 from dockyard.emulator.s3.buckets import BucketOperations
 from dockyard.emulator.s3.domain import Segment, StoredObject
@@ -90,14 +90,14 @@ class ObjectOperations:
         self.blobs = blobs
         self.buckets = buckets
 
-    def existing(self, ctx: RequestContext, bucket: str, key: str) -> StoredObject:
+    def existing(self, ctx: Caller, bucket: str, key: str) -> StoredObject:
         self.buckets.existing(ctx, bucket)
         found = self.store.object(ctx.account, bucket, key)
         if found is None:
             raise NoSuchKey(key)
         return found
 
-    def put_object(self, ctx: RequestContext, params: dict[str, Any], body: Received) -> dict[str, Any]:
+    def put_object(self, ctx: Caller, params: dict[str, Any], body: Received) -> dict[str, Any]:
         try:
             self.buckets.existing(ctx, params["Bucket"])
         except S3Error:
@@ -127,11 +127,11 @@ class ObjectOperations:
             raise
         self.blobs.remove(replaced)
 
-    def head_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def head_object(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         result, _ = self.get_object(ctx, params)
         return result
 
-    def get_object(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[dict[str, Any], Content]:
+    def get_object(self, ctx: Caller, params: dict[str, Any]) -> tuple[dict[str, Any], Content]:
         item = self.existing(ctx, params["Bucket"], params["Key"])
         _check_conditions(item, params)
         result: dict[str, Any] = {
@@ -162,12 +162,12 @@ class ObjectOperations:
                 result[member] = params[override]
         return result, Content(item.segments, start, length)
 
-    def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def delete_object(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self.buckets.existing(ctx, params["Bucket"])
         self.blobs.remove(self.store.delete_object(ctx.account, params["Bucket"], params["Key"]))
         return {}
 
-    def delete_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def delete_objects(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self.buckets.existing(ctx, params["Bucket"])
         request = params.get("Delete") or {}
         entries = request.get("Objects") or []
@@ -185,7 +185,7 @@ class ObjectOperations:
             deleted.append({"Key": key})
         return {"Deleted": [] if request.get("Quiet") else deleted}
 
-    def copy_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def copy_object(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         source_bucket, source_key = _copy_source(params["CopySource"])
         self.buckets.existing(ctx, params["Bucket"])
         source = self.existing(ctx, source_bucket, source_key)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.s3.blobs import Blobs
 from dockyard.emulator.s3.buckets import BucketOperations
 from dockyard.emulator.s3.errors import NotImplementedOperation
@@ -16,7 +16,7 @@ from dockyard.emulator.s3.multipart import MultipartOperations
 from dockyard.emulator.s3.objects import Content, ObjectOperations
 from dockyard.emulator.s3.store import S3Store
 
-Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+Operation = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 READ_CHUNK = 1 << 20
 # Operations whose request body is object data, streamed to disk before the operation runs.
 UPLOADS = frozenset({"PutObject", "UploadPart"})
@@ -68,7 +68,7 @@ class S3Service:
     def close(self) -> None:
         self.store.close()
 
-    def handle(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, ctx: Caller, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = self._operations.get(operation)
         if handler is None:
             raise NotImplementedOperation(
@@ -77,7 +77,7 @@ class S3Service:
             )
         return handler(ctx, params)
 
-    def precheck(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> None:
+    def precheck(self, ctx: Caller, operation: str, params: dict[str, Any]) -> None:
         """Refuse an upload to a bucket (or multipart upload) that does not exist before its body is
         read: a failing request then costs no disk."""
         if operation == "PutObject":
@@ -85,14 +85,12 @@ class S3Service:
         else:
             self.multipart.existing_upload(ctx, params)
 
-    def upload(
-        self, ctx: RequestContext, operation: str, params: dict[str, Any], body: Received
-    ) -> dict[str, Any]:
+    def upload(self, ctx: Caller, operation: str, params: dict[str, Any], body: Received) -> dict[str, Any]:
         if operation == "PutObject":
             return self.objects.put_object(ctx, params, body)
         return self.multipart.upload_part(ctx, params, body)
 
-    def get_object(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[dict[str, Any], Content]:
+    def get_object(self, ctx: Caller, params: dict[str, Any]) -> tuple[dict[str, Any], Content]:
         return self.objects.get_object(ctx, params)
 
     def read(self, content: Content) -> Iterator[bytes]:

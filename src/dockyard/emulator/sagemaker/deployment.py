@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dockyard.emulator.context import ResourceKey
+
 DEFAULT_STARTUP_TIMEOUT = 600  # seconds; SageMaker's default ContainerStartupHealthCheckTimeoutInSeconds
 
 
@@ -28,7 +30,9 @@ class ContainerSpec:
 
 
 @dataclass(frozen=True)
-class VariantSpec:
+class VariantDeployment:
+    """One production variant of a deployment: what its containers run, and how many take what share."""
+
     name: str
     model_name: str
     container: ContainerSpec
@@ -36,16 +40,6 @@ class VariantSpec:
     instance_count: int
     weight: float = 1.0
     startup_timeout: int = DEFAULT_STARTUP_TIMEOUT
-
-    def same_fleet_as(self, other: VariantSpec) -> bool:
-        """True when only weight or instance count differ: the change can be applied in place."""
-        return (
-            self.name == other.name
-            and self.model_name == other.model_name
-            and self.container == other.container
-            and self.instance_type == other.instance_type
-            and self.startup_timeout == other.startup_timeout
-        )
 
 
 @dataclass(frozen=True)
@@ -55,9 +49,13 @@ class DeploymentSpec:
     endpoint_name: str
     endpoint_arn: str
     config_name: str
-    variants: tuple[VariantSpec, ...]
+    variants: tuple[VariantDeployment, ...]
     account: str
     region: str
+
+    @property
+    def endpoint(self) -> ResourceKey:
+        return ResourceKey(self.account, self.region, self.endpoint_name)
 
 
 @dataclass(frozen=True)
@@ -90,8 +88,8 @@ class FleetEvents(Protocol):
     def deployment_failed(self, spec: DeploymentSpec, reason: str) -> None:
         """``spec`` could not be brought up; traffic stays on the previous deployment, if any."""
 
-    def endpoint_removed(self, endpoint_name: str) -> None:
-        """Every container of the endpoint is stopped and removed."""
+    def endpoint_removed(self, endpoint: ResourceKey) -> None:
+        """Every container of ``endpoint`` is stopped and removed."""
 
 
 class Fleet(Protocol):
@@ -103,8 +101,8 @@ class Fleet(Protocol):
         (only weights or counts changed: in place). Containers left by an earlier emulator process
         for the same spec are adopted, not restarted."""
 
-    def remove(self, endpoint_name: str) -> None:
+    def remove(self, endpoint: ResourceKey) -> None:
         """Stop and remove the endpoint's containers."""
 
-    def view(self, endpoint_name: str) -> tuple[VariantView, ...]:
-        """The variants currently serving ``endpoint_name`` (empty when nothing runs)."""
+    def view(self, endpoint: ResourceKey) -> tuple[VariantView, ...]:
+        """The variants currently serving ``endpoint`` (empty when nothing runs)."""

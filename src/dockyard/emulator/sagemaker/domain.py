@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.errors import ValidationException
 from dockyard.emulator.sagemaker.deployment import ContainerSpec, DeploymentSpec
 
@@ -104,6 +105,10 @@ class Endpoint:
     pending_config: str | None = None  # UpdateEndpoint's new config (None for a weights/capacity change)
     pending_since: float | None = None
     deployed_at: float | None = None  # when ``serving`` took all traffic (DeployedImages' ResolutionTime)
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey(self.account, self.region, self.name)
 
     def require(self, status: str) -> None:
         """ValidationException (SageMaker's wording) unless the endpoint may move to ``status``."""

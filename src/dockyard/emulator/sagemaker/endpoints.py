@@ -1,32 +1,28 @@
-"""Endpoints: their lifecycle, the deployment specs handed to the fleet, and the fleet's reports.
+"""Endpoints: their lifecycle and the deployment specs handed to the fleet.
 
 Every change of status goes through :meth:`Endpoint.moved_to` (the declared transitions). A request
-records the new state first and only then asks the fleet, outside the lock; the fleet's reports
-(:class:`~dockyard.emulator.sagemaker.deployment.FleetEvents`, on its threads) are applied only if they
-are about the deployment the endpoint is waiting for, so a late report of superseded work is ignored.
+records the new state first (under the store's ``changing`` lock) and only then asks the fleet, outside
+the lock; what the fleet reports back is recorded by :mod:`fleet_reports`.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ValidationException
 from dockyard.emulator.sagemaker import converters
 from dockyard.emulator.sagemaker.deployment import (
     DEFAULT_STARTUP_TIMEOUT,
     DeploymentSpec,
     Fleet,
-    VariantSpec,
+    VariantDeployment,
 )
 from dockyard.emulator.sagemaker.domain import (
     CREATING,
     DELETING,
-    FAILED,
     IN_SERVICE,
     UPDATING,
     Endpoint,
@@ -37,7 +33,6 @@ from dockyard.emulator.sagemaker.models import ModelOps
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.sagemaker.tags import tags_of
 
-log = logging.getLogger("dockyard.emulator.sagemaker")
 Result = dict[str, Any]
 
 ENDPOINTS: Listing[Endpoint] = Listing(
@@ -59,25 +54,18 @@ RESTART_REASON = (
 
 
 class EndpointOps:
-    """The endpoint operations and the provider's half of FleetEvents."""
+    """The endpoint operations."""
 
-    def __init__(
-        self,
-        store: Store,
-        fleet: Fleet,
-        models: ModelOps,
-        clock: Callable[[], float],
-        lock: threading.RLock,
-    ) -> None:
+    def __init__(self, store: Store, fleet: Fleet, models: ModelOps, clock: Callable[[], float]) -> None:
         self.store = store
         self.fleet = fleet
         self.models = models
         self.clock = clock
-        self.lock = lock
+        self.lock = store.changing
 
     # ---- operations --------------------------------------------------------------------------
 
-    def create_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def create_endpoint(self, ctx: Caller, params: dict[str, Any]) -> Result:
         name: str = params["EndpointName"]
         arn = ctx.arn("endpoint", name)
         with self.lock:
@@ -103,18 +91,18 @@ class EndpointOps:
         self.fleet.deploy(spec)
         return {"EndpointArn": arn}
 
-    def describe_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def describe_endpoint(self, ctx: Caller, params: dict[str, Any]) -> Result:
         endpoint = self.get(ctx, params["EndpointName"])
-        return converters.endpoint_description(endpoint, self.fleet.view(endpoint.name))
+        return converters.endpoint_description(endpoint, self.fleet.view(endpoint.key))
 
-    def list_endpoints(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def list_endpoints(self, ctx: Caller, params: dict[str, Any]) -> Result:
         page = ENDPOINTS.page(self.store.all(Endpoint, ctx.account, ctx.region), params)
         return {
             "Endpoints": [converters.endpoint_summary(e) for e in page.items],
             "NextToken": page.next_token,
         }
 
-    def update_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def update_endpoint(self, ctx: Caller, params: dict[str, Any]) -> Result:
         with self.lock:
             endpoint = self.get(ctx, params["EndpointName"])
             config = self.models.get_config(ctx, params["EndpointConfigName"])
@@ -129,14 +117,14 @@ class EndpointOps:
         self.fleet.deploy(spec)
         return {"EndpointArn": endpoint.arn}
 
-    def update_endpoint_weights_and_capacities(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def update_endpoint_weights_and_capacities(self, ctx: Caller, params: dict[str, Any]) -> Result:
         with self.lock:
             endpoint = self.get(ctx, params["EndpointName"])
             endpoint.require(UPDATING)
             serving = endpoint.serving
             assert serving is not None  # an endpoint that may update (InService) has a deployment
             variants = {variant.name: variant for variant in serving.variants}
-            changes: dict[str, VariantSpec] = {}
+            changes: dict[str, VariantDeployment] = {}
             for desired in params["DesiredWeightsAndCapacities"]:
                 variant = variants.get(desired["VariantName"])
                 if variant is None:
@@ -161,27 +149,27 @@ class EndpointOps:
         self.fleet.deploy(spec)
         return {"EndpointArn": endpoint.arn}
 
-    def delete_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def delete_endpoint(self, ctx: Caller, params: dict[str, Any]) -> Result:
         with self.lock:
             endpoint = self.get(ctx, params["EndpointName"])
             self.store.put(endpoint.moved_to(DELETING, self.clock()))
-        self.fleet.remove(endpoint.name)
+        self.fleet.remove(endpoint.key)
         return {}
 
-    def get(self, ctx: RequestContext, name: str) -> Endpoint:
+    def get(self, ctx: Caller, name: str) -> Endpoint:
         endpoint = self.store.get(Endpoint, ctx.account, ctx.region, name)
         if endpoint is None:
             # A ValidationException, not ResourceNotFound: boto3's endpoint_deleted waiter waits for it.
             raise ValidationException(f'Could not find endpoint "{ctx.arn("endpoint", name)}".')
         return endpoint
 
-    def _spec(self, ctx: RequestContext, endpoint_name: str, config: EndpointConfig) -> DeploymentSpec:
+    def _spec(self, ctx: Caller, endpoint_name: str, config: EndpointConfig) -> DeploymentSpec:
         variants = []
         for variant in config.variants:
             model = self.models.get_model(ctx, variant["ModelName"])  # may be gone since the config
             weight = variant.get("InitialVariantWeight")
             variants.append(
-                VariantSpec(
+                VariantDeployment(
                     name=variant["VariantName"],
                     model_name=model.name,
                     container=model.container,
@@ -208,7 +196,7 @@ class EndpointOps:
         """Hand every stored endpoint back to the fleet (which adopts the containers still running)."""
         for endpoint in self.store.everywhere(Endpoint):
             if endpoint.status == DELETING:
-                self.fleet.remove(endpoint.name)
+                self.fleet.remove(endpoint.key)
             elif endpoint.status == CREATING and endpoint.pending is not None:
                 self.fleet.deploy(endpoint.pending)
             elif endpoint.status == UPDATING and endpoint.serving is not None:
@@ -228,62 +216,6 @@ class EndpointOps:
                 self.fleet.deploy(endpoint.serving)
             elif endpoint.status == IN_SERVICE and endpoint.serving is not None:
                 self.fleet.deploy(endpoint.serving)
-
-    # ---- FleetEvents -------------------------------------------------------------------------
-
-    def deployment_succeeded(self, spec: DeploymentSpec) -> None:
-        with self.lock:
-            endpoint = self.store.get(Endpoint, spec.account, spec.region, spec.endpoint_name)
-            if endpoint is None or endpoint.pending != spec:
-                log.debug("ignored a report on a deployment of %s nobody waits for", spec.endpoint_name)
-                return
-            now = self.clock()
-            self.store.put(
-                endpoint.moved_to(
-                    IN_SERVICE,
-                    now,
-                    serving=spec,
-                    config_name=spec.config_name,
-                    pending=None,
-                    pending_config=None,
-                    pending_since=None,
-                    failure_reason=None,
-                    deployed_at=now,
-                )
-            )
-
-    def deployment_failed(self, spec: DeploymentSpec, reason: str) -> None:
-        with self.lock:
-            endpoint = self.store.get(Endpoint, spec.account, spec.region, spec.endpoint_name)
-            if endpoint is None:
-                return
-            now = self.clock()
-            if endpoint.pending == spec and endpoint.status == UPDATING:
-                # The new fleet never took traffic: the old one serves on, the failure is recorded.
-                updated = endpoint.moved_to(
-                    IN_SERVICE,
-                    now,
-                    pending=None,
-                    pending_config=None,
-                    pending_since=None,
-                    failure_reason=reason,
-                )
-            elif endpoint.pending == spec or (endpoint.status == IN_SERVICE and endpoint.serving == spec):
-                # A new endpoint that never came up, or a serving one that could not be brought back.
-                updated = endpoint.moved_to(
-                    FAILED, now, pending=None, pending_since=None, failure_reason=reason
-                )
-            else:
-                log.debug("ignored a failure of a deployment of %s nobody waits for", spec.endpoint_name)
-                return
-            self.store.put(updated)
-
-    def endpoint_removed(self, endpoint_name: str) -> None:
-        # The fleet knows endpoints by name only: remove the Deleting endpoint(s) of that name.
-        with self.lock:
-            for endpoint in self.store.everywhere(Endpoint):
-                if endpoint.name == endpoint_name and endpoint.status == DELETING:
-                    self.store.delete(Endpoint, endpoint.account, endpoint.region, endpoint.name)
 
 
 def _excluded(params: dict[str, Any]) -> list[str]:

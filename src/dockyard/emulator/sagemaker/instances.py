@@ -1,10 +1,12 @@
 """The containers of the fleet: started, found again, health-checked and removed, with their logs.
 
 Every container carries labels that say whose it is (this state directory's emulator), which endpoint,
-variant and variant spec (a digest) it serves, so that a later emulator process can adopt it instead
-of restarting it, and so that nothing it started can be left behind unnoticed. Its output is appended
-to ``<state>/logs/<endpoint>/<variant>/<container>.log`` (what ``dockyard logs`` reads). Failures
-are reported as :class:`StartFailure` with SageMaker's FailureReason wording and the last log lines.
+variant and variant spec (a digest) it serves, the endpoint named by account, region and name, so that
+a later emulator process can adopt it instead of restarting it (and never adopts another region's), and
+so that nothing it started can be left behind unnoticed. Its output is appended to
+``<state>/logs/<account>/<region>/<endpoint>/<variant>/<container>.log`` (:func:`endpoint_log_dir`). Failures
+are reported as :class:`StartFailure` with SageMaker's FailureReason wording and the last log lines
+(:mod:`failure_reasons`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +33,12 @@ import httpx
 from dockyard.containers.engine import docker_errors
 from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.containers.local_run import LABEL_ROLE, LocalContainer, RunSpec, inspect_image
+from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.ecr.uris import missing_image_reason
 from dockyard.emulator.ecr.uris import parse_image as parse_ecr_image
-from dockyard.emulator.runtime.router import Instance
-from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantSpec
+from dockyard.emulator.route_table import Instance
+from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantDeployment
+from dockyard.emulator.sagemaker.failure_reasons import cannot_start, with_log_tail
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
@@ -49,7 +54,6 @@ LABEL_SPEC = "dockyard.spec"  # digest of the variant's fleet-defining fields
 LABEL_INSTANCE = "dockyard.instance"
 LOG_TAIL = 40  # read, then reduced to what fits in FailureReason
 POLL = 0.25
-MAX_REASON = 1024  # DescribeEndpoint's FailureReason limit
 
 
 class StartFailure(Exception):
@@ -64,43 +68,23 @@ class Cancelled(Exception):
     """The work was superseded (a newer deployment, a removal, the emulator closing)."""
 
 
-def variant_digest(endpoint_name: str, variant: VariantSpec) -> str:
+def emulator_id(state_dir: Path) -> str:
+    """What the containers of the emulator that keeps its state in ``state_dir`` are labelled with."""
+    return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+
+
+def endpoint_log_dir(state_dir: Path, endpoint: ResourceKey) -> Path:
+    """Where the output of ``endpoint``'s containers is kept: ``<variant>/<container>.log`` below it."""
+    return state_dir / "logs" / endpoint.account / endpoint.region / endpoint.name
+
+
+def variant_digest(endpoint_name: str, variant: VariantDeployment) -> str:
     """What makes a variant's containers interchangeable: everything but its weight and count."""
     fields = dataclasses.asdict(variant)
     fields.pop("weight")
     fields.pop("instance_count")
     text = json.dumps([endpoint_name, fields], sort_keys=True, default=dict)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def readable_tail(tail: str) -> str:
-    """A log tail as a person reads it: JSON log records (dockyard's server writes them) reduced to their
-    message; and when some lines are warnings or errors, only those, since the info lines around a failed
-    start (worker shutdown chatter) say nothing about its cause."""
-    lines: list[tuple[str, str]] = []
-    for line in tail.splitlines():
-        level, text = "", line
-        if line.startswith("{"):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-            if isinstance(record, dict) and "message" in record:
-                level, text = str(record.get("level", "")).lower(), str(record["message"])
-        lines.append((level, text))
-    serious = [text for level, text in lines if level in ("warning", "error", "critical")]
-    return "\n".join(serious or [text for _, text in lines])
-
-
-def with_log_tail(reason: str, tail: str) -> str:
-    """``reason`` and as much of the container's last log lines as FailureReason has room for."""
-    tail = readable_tail(tail)
-    if not tail:
-        return reason[:MAX_REASON]
-    room = MAX_REASON - len(reason) - len(" Last log lines: ")
-    if room <= 0:
-        return reason[:MAX_REASON]
-    return f"{reason} Last log lines: {tail[-room:]}"
 
 
 @dataclass(eq=False)
@@ -112,7 +96,6 @@ class FleetInstance:
     variant: str
     digest: str
     failures: int = 0  # consecutive failed health checks
-    started_at: float = field(default_factory=time.monotonic)
 
     @property
     def name(self) -> str:
@@ -128,7 +111,7 @@ class Containers:
         self._client_factory = client_factory
         self._client: DockerClient | None = None
         self._client_lock = threading.Lock()
-        self.logs = state_dir / "logs"
+        self.state_dir = state_dir
         self.prefix = prefix
         self.emulator_id = emulator_id
         self.closed = threading.Event()  # stops the log pumps
@@ -146,9 +129,16 @@ class Containers:
                 self._client = self._client_factory()
             return self._client
 
+    def close(self) -> None:
+        """Close the engine client (a later call opens a new one)."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
     # ---- starting --------------------------------------------------------------------------------
 
-    def ensure_image(self, variant: VariantSpec) -> None:
+    def ensure_image(self, variant: VariantDeployment) -> None:
         """The variant's image is here, or is pulled; else SageMaker's missing-image reason."""
         image = variant.container.image
         try:
@@ -171,7 +161,7 @@ class Containers:
             ) from None
 
     def start(
-        self, spec: DeploymentSpec, variant: VariantSpec, model_dir: Path | None, digest: str
+        self, spec: DeploymentSpec, variant: VariantDeployment, model_dir: Path | None, digest: str
     ) -> FleetInstance:
         name = f"{self.prefix}{spec.endpoint_name}-{variant.name}-{secrets.token_hex(3)}"
         run = self._run_spec(spec, variant, model_dir, digest, name)
@@ -180,24 +170,24 @@ class Containers:
             box.start()
         except DockyardError as exc:
             box.close()
-            raise StartFailure(_cannot_start(variant, exc.message)) from None
+            raise StartFailure(cannot_start(variant, exc.message)) from None
         # A container that exited at once has no published port; its health check reports the exit.
         url = box.url if box.ports else "http://127.0.0.1:0"
         instance = FleetInstance(box, Instance(name, url, healthy=False), variant.name, digest)
-        self._pump_logs(spec.endpoint_name, instance, since=None)
+        self._pump_logs(spec.endpoint, instance, since=None)
         return instance
 
     def adopt(
-        self, spec: DeploymentSpec, variant: VariantSpec, model_dir: Path | None, digest: str, name: str
+        self, spec: DeploymentSpec, variant: VariantDeployment, model_dir: Path | None, digest: str, name: str
     ) -> FleetInstance:
         box = LocalContainer.adopt(self._run_spec(spec, variant, model_dir, digest, name), self.client)
         instance = FleetInstance(box, Instance(name, box.url, healthy=False), variant.name, digest)
-        log = self._log_path(spec.endpoint_name, instance)
-        self._pump_logs(spec.endpoint_name, instance, since=log.stat().st_mtime if log.exists() else None)
+        log = self._log_path(spec.endpoint, instance)
+        self._pump_logs(spec.endpoint, instance, since=log.stat().st_mtime if log.exists() else None)
         return instance
 
     def _run_spec(
-        self, spec: DeploymentSpec, variant: VariantSpec, model_dir: Path | None, digest: str, name: str
+        self, spec: DeploymentSpec, variant: VariantDeployment, model_dir: Path | None, digest: str, name: str
     ) -> RunSpec:
         labels = {
             LABEL_ROLE: ROLE,
@@ -220,7 +210,7 @@ class Containers:
         )
 
     def wait_healthy(
-        self, instance: FleetInstance, variant: VariantSpec, cancelled: Callable[[], bool]
+        self, instance: FleetInstance, variant: VariantDeployment, cancelled: Callable[[], bool]
     ) -> None:
         """Poll /ping until 200 within the variant's startup window, as SageMaker does."""
         box = instance.box
@@ -231,10 +221,10 @@ class Containers:
             try:
                 status, code = box.state()
             except DockyardError as exc:
-                raise StartFailure(_cannot_start(variant, exc.message)) from None
+                raise StartFailure(cannot_start(variant, exc.message)) from None
             if status != "running":
                 detail = f"The container exited with code {code} during startup."
-                raise StartFailure(with_log_tail(_cannot_start(variant, detail), self.tail(instance)))
+                raise StartFailure(with_log_tail(cannot_start(variant, detail), self.tail(instance)))
             if self.ping(instance):
                 instance.route.healthy = True
                 return
@@ -271,11 +261,15 @@ class Containers:
 
     # ---- finding and removing ----------------------------------------------------------------------
 
-    def labelled(self, endpoint_name: str | None = None) -> list[dict[str, Any]]:
+    def labelled(self, endpoint: ResourceKey | None = None) -> list[dict[str, Any]]:
         """``{"name", "status", "labels"}`` of this emulator's containers (of one endpoint)."""
         filters = [f"{LABEL_EMULATOR}={self.emulator_id}"]
-        if endpoint_name is not None:
-            filters.append(f"{LABEL_ENDPOINT}={endpoint_name}")
+        if endpoint is not None:
+            filters += [
+                f"{LABEL_ACCOUNT}={endpoint.account}",
+                f"{LABEL_REGION}={endpoint.region}",
+                f"{LABEL_ENDPOINT}={endpoint.name}",
+            ]
         with docker_errors("listing the emulator's containers"):
             # The plain list (one call): the SDK's Container objects inspect each one, which races with
             # containers being removed meanwhile.
@@ -296,6 +290,13 @@ class Containers:
             instance.box.close()
             self.end_follower(instance.name, wait=5)
 
+    def remove_all(self) -> None:
+        """Remove every container this emulator (state directory) started, of every endpoint."""
+        found = self.labelled()
+        if found:
+            with ThreadPoolExecutor(max_workers=min(8, len(found))) as pool:
+                list(pool.map(lambda item: self.remove_named(item["name"]), found))
+
     def remove_named(self, name: str) -> None:
         with contextlib.suppress(DockyardError), docker_errors(f"removing {name}"):
             self.client.containers.get(name).remove(force=True)  # gone already: fine
@@ -303,14 +304,14 @@ class Containers:
 
     # ---- logs ------------------------------------------------------------------------------------
 
-    def _log_path(self, endpoint_name: str, instance: FleetInstance) -> Path:
-        return self.logs / endpoint_name / instance.variant / f"{instance.name}.log"
+    def _log_path(self, endpoint: ResourceKey, instance: FleetInstance) -> Path:
+        return endpoint_log_dir(self.state_dir, endpoint) / instance.variant / f"{instance.name}.log"
 
-    def log_files(self, endpoint_name: str) -> list[Path]:
-        return sorted((self.logs / endpoint_name).glob("*/*.log"))
+    def log_files(self, endpoint: ResourceKey) -> list[Path]:
+        return sorted(endpoint_log_dir(self.state_dir, endpoint).glob("*/*.log"))
 
-    def _pump_logs(self, endpoint_name: str, instance: FleetInstance, since: float | None) -> None:
-        path = self._log_path(endpoint_name, instance)
+    def _pump_logs(self, endpoint: ResourceKey, instance: FleetInstance, since: float | None) -> None:
+        path = self._log_path(endpoint, instance)
         path.parent.mkdir(parents=True, exist_ok=True)
         if self.docker_cli is not None:
             self.end_follower(instance.name, wait=0)  # never two copiers of one container
@@ -369,10 +370,3 @@ class _LogWriter:
         if self.closed.is_set():
             raise Cancelled  # ends the pump: a later emulator process copies from here on
         os.write(self.fd, chunk)
-
-
-def _cannot_start(variant: VariantSpec, detail: str) -> str:
-    return (
-        f"CannotStartContainerError. Please ensure the model container for variant {variant.name} starts "
-        f"correctly when invoked with 'docker run <image> serve'. {detail}"
-    )

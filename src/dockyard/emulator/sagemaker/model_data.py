@@ -57,7 +57,7 @@ def extract_failed(url: str, detail: str) -> ModelDataError:
     )
 
 
-class ModelData:
+class ModelDataCache:
     """Turns a :class:`ContainerSpec`'s model data into a local directory (thread-safe)."""
 
     def __init__(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ValidationException
 from dockyard.emulator.sagemaker import converters
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
@@ -57,7 +57,7 @@ class ModelOps:
 
     # ---- models ------------------------------------------------------------------------------
 
-    def create_model(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def create_model(self, ctx: Caller, params: dict[str, Any]) -> Result:
         name: str = params["ModelName"]
         arn = ctx.arn("model", name)
         container = self._container(ctx, params)
@@ -68,7 +68,7 @@ class ModelOps:
         self.store.add_tags(arn, tags_of(params))
         return {"ModelArn": arn}
 
-    def _container(self, ctx: RequestContext, params: dict[str, Any]) -> ContainerSpec:
+    def _container(self, ctx: Caller, params: dict[str, Any]) -> ContainerSpec:
         primary = params.get("PrimaryContainer")
         containers: list[dict[str, Any]] = params.get("Containers") or []
         if primary is not None and containers:
@@ -91,19 +91,19 @@ class ModelOps:
             return container_spec(packaged, {**(packaged.get("Environment") or {}), **environment})
         return container_spec(primary, environment)
 
-    def describe_model(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def describe_model(self, ctx: Caller, params: dict[str, Any]) -> Result:
         return converters.model_description(self.get_model(ctx, params["ModelName"]))
 
-    def list_models(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def list_models(self, ctx: Caller, params: dict[str, Any]) -> Result:
         page = MODELS.page(self.store.all(Model, ctx.account, ctx.region), params)
         return {"Models": [converters.model_summary(m) for m in page.items], "NextToken": page.next_token}
 
-    def delete_model(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def delete_model(self, ctx: Caller, params: dict[str, Any]) -> Result:
         model = self.get_model(ctx, params["ModelName"])
         self.store.delete(Model, model.account, model.region, model.name)
         return {}
 
-    def get_model(self, ctx: RequestContext, name: str) -> Model:
+    def get_model(self, ctx: Caller, name: str) -> Model:
         model = self.store.get(Model, ctx.account, ctx.region, name)
         if model is None:
             raise model_not_found(ctx.arn("model", name))
@@ -111,7 +111,7 @@ class ModelOps:
 
     # ---- endpoint configs --------------------------------------------------------------------
 
-    def create_endpoint_config(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def create_endpoint_config(self, ctx: Caller, params: dict[str, Any]) -> Result:
         name: str = params["EndpointConfigName"]
         arn = ctx.arn("endpoint-config", name)
         variants: list[dict[str, Any]] = params["ProductionVariants"]
@@ -139,23 +139,23 @@ class ModelOps:
         self.store.add_tags(arn, tags_of(params))
         return {"EndpointConfigArn": arn}
 
-    def describe_endpoint_config(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def describe_endpoint_config(self, ctx: Caller, params: dict[str, Any]) -> Result:
         return converters.endpoint_config_description(self.get_config(ctx, params["EndpointConfigName"]))
 
-    def list_endpoint_configs(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def list_endpoint_configs(self, ctx: Caller, params: dict[str, Any]) -> Result:
         page = ENDPOINT_CONFIGS.page(self.store.all(EndpointConfig, ctx.account, ctx.region), params)
         return {
             "EndpointConfigs": [converters.endpoint_config_summary(c) for c in page.items],
             "NextToken": page.next_token,
         }
 
-    def delete_endpoint_config(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def delete_endpoint_config(self, ctx: Caller, params: dict[str, Any]) -> Result:
         # SageMaker lets a config in use be deleted: the endpoint keeps running what it deployed.
         config = self.get_config(ctx, params["EndpointConfigName"])
         self.store.delete(EndpointConfig, config.account, config.region, config.name)
         return {}
 
-    def get_config(self, ctx: RequestContext, name: str) -> EndpointConfig:
+    def get_config(self, ctx: Caller, name: str) -> EndpointConfig:
         config = self.store.get(EndpointConfig, ctx.account, ctx.region, name)
         if config is None:
             raise config_not_found(ctx.arn("endpoint-config", name))
@@ -180,12 +180,6 @@ def container_spec(definition: dict[str, Any], environment: dict[str, str]) -> C
 
 def _check_local_variant(variant: dict[str, Any]) -> None:
     name = variant["VariantName"]
-    if variant.get("ServerlessConfig") is not None:
-        raise ValidationException(
-            f'Production variant "{name}" is serverless (ServerlessConfig): serverless endpoints are not '
-            "supported by the local SageMaker (dockyard emulator); give it an InstanceType and an "
-            "InitialInstanceCount."
-        )
     if not variant.get("InstanceType") or not variant.get("InitialInstanceCount"):
         raise ValidationException(
             f'Production variant "{name}" must specify InstanceType and InitialInstanceCount.'

@@ -1,39 +1,37 @@
 """The local SageMaker's control plane: dispatches each operation to the module of its resource.
 
 Parameters and results are botocore-shaped dicts (the protocol layer, ``aws/``, parses, validates and
-serializes them); the provider holds the business rules and nothing of HTTP. It also receives the
-fleet's reports (FleetEvents) and tells the runtime an endpoint's status.
+serializes them); the provider holds the business rules and nothing of HTTP. It asks the fleet for
+deployments and tells the runtime an endpoint's status; the fleet's reports go to
+:class:`~dockyard.emulator.sagemaker.fleet_reports.FleetReports`, not back here.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import UnknownOperation
-from dockyard.emulator.sagemaker.deployment import DeploymentSpec, Fleet
+from dockyard.emulator.sagemaker.deployment import Fleet
 from dockyard.emulator.sagemaker.domain import Endpoint
 from dockyard.emulator.sagemaker.endpoints import EndpointOps
 from dockyard.emulator.sagemaker.models import ModelOps
 from dockyard.emulator.sagemaker.registry import RegistryOps
 from dockyard.emulator.sagemaker.store import Store
+from dockyard.emulator.sagemaker.support import refuse_unsupported
 from dockyard.emulator.sagemaker.tags import TagOps
 
-Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+Operation = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 
 
 class SageMakerProvider:
-    """Implements :class:`~dockyard.emulator.sagemaker.deployment.FleetEvents`."""
-
     def __init__(self, store: Store, fleet: Fleet, clock: Callable[[], float] = time.time) -> None:
         self.store = store
-        lock = threading.RLock()  # read-check-write sequences of requests and fleet reports
-        self.registry = RegistryOps(store, clock, lock)
+        self.registry = RegistryOps(store, clock)
         self.models = ModelOps(store, self.registry, clock)
-        self.endpoints = EndpointOps(store, fleet, self.models, clock, lock)
+        self.endpoints = EndpointOps(store, fleet, self.models, clock)
         self.tags = TagOps(store)
         models, endpoints, registry, tags = self.models, self.endpoints, self.registry, self.tags
         self.operations: dict[str, Operation] = {
@@ -65,32 +63,22 @@ class SageMakerProvider:
             "DeleteTags": tags.delete_tags,
         }
 
-    def handle(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, ctx: Caller, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = self.operations.get(operation)
         if handler is None:
             raise UnknownOperation(
                 f"The operation {operation} is not supported by the local SageMaker (dockyard emulator); "
                 f"use SageMaker itself (--target aws) for it. Supported: {', '.join(self.operations)}."
             )
+        refuse_unsupported(operation, params)
         return handler(ctx, params)
 
     def resume(self) -> None:
         """At start: every stored endpoint is deployed again (the fleet adopts running containers)."""
         self.endpoints.resume()
 
-    def endpoint_status(self, account: str, region: str, name: str) -> str | None:
+    def endpoint_status(self, endpoint: ResourceKey) -> str | None:
         """For the runtime: None when there is no such endpoint. InvokeEndpoint must match the name's
         case, unlike the control plane."""
-        endpoint = self.store.get(Endpoint, account, region, name)
-        return None if endpoint is None or endpoint.name != name else endpoint.status
-
-    # ---- FleetEvents -------------------------------------------------------------------------
-
-    def deployment_succeeded(self, spec: DeploymentSpec) -> None:
-        self.endpoints.deployment_succeeded(spec)
-
-    def deployment_failed(self, spec: DeploymentSpec, reason: str) -> None:
-        self.endpoints.deployment_failed(spec, reason)
-
-    def endpoint_removed(self, endpoint_name: str) -> None:
-        self.endpoints.endpoint_removed(endpoint_name)
+        record = self.store.get(Endpoint, endpoint.account, endpoint.region, endpoint.name)
+        return None if record is None or record.name != endpoint.name else record.status

@@ -13,11 +13,14 @@ every outcome is reported through :class:`FleetEvents`. One deployment step, wha
 
 A monitor thread pings every instance; one that died, or failed ``failure_threshold`` pings in a row,
 leaves routing at once and is replaced.
+
+Endpoints are known by their :class:`ResourceKey` (account, region, name) everywhere here, as in the
+store: two regions or accounts may each have an endpoint of one name, and they share nothing. The
+routing table is given, not owned: the runtime reads the same :class:`Router`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -30,13 +33,14 @@ from typing import TYPE_CHECKING
 
 from dockyard.containers.engine import connect
 from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
+from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.ecr.uris import resolved_reference
-from dockyard.emulator.runtime.router import EndpointRoute, Router, VariantRoute
+from dockyard.emulator.route_table import EndpointRoute, Router, VariantRoute
 from dockyard.emulator.sagemaker.deployment import (
     DeploymentSpec,
     FleetEvents,
     InstanceView,
-    VariantSpec,
+    VariantDeployment,
     VariantView,
 )
 from dockyard.emulator.sagemaker.instances import (
@@ -46,9 +50,10 @@ from dockyard.emulator.sagemaker.instances import (
     Containers,
     FleetInstance,
     StartFailure,
+    emulator_id,
     variant_digest,
 )
-from dockyard.emulator.sagemaker.model_data import ModelData, ModelDataError
+from dockyard.emulator.sagemaker.model_data import ModelDataCache, ModelDataError
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
@@ -80,6 +85,8 @@ class Reconciler:
     def __init__(
         self,
         state_dir: Path,
+        router: Router,
+        events: FleetEvents,
         *,
         s3_endpoint_url: str | None = None,
         model_data_roots: tuple[Path, ...] = (),
@@ -91,18 +98,17 @@ class Reconciler:
         drain_timeout: float = DRAIN_TIMEOUT,
     ) -> None:
         self.state_dir = state_dir
-        self.router = Router()
-        self.model_data = ModelData(state_dir, s3_endpoint_url, model_data_roots)
-        emulator_id = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
-        self.containers = Containers(client_factory, state_dir, container_prefix, emulator_id)
+        self.router = router
+        self.events = events
+        self.model_data = ModelDataCache(state_dir, s3_endpoint_url, model_data_roots)
+        self.containers = Containers(client_factory, state_dir, container_prefix, emulator_id(state_dir))
         self.monitor_interval = monitor_interval
         self.failure_threshold = failure_threshold
         self.stop_grace = stop_grace
         self.drain_timeout = drain_timeout
-        self._events: FleetEvents | None = None
-        self._fleets: dict[str, _Fleet] = {}
-        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._generation: defaultdict[str, int] = defaultdict(int)
+        self._fleets: dict[ResourceKey, _Fleet] = {}
+        self._locks: defaultdict[ResourceKey, threading.Lock] = defaultdict(threading.Lock)
+        self._generation: defaultdict[ResourceKey, int] = defaultdict(int)
         self._workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet")
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -112,12 +118,7 @@ class Reconciler:
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
-    def bind(self, events: FleetEvents) -> None:
-        self._events = events
-
     def start(self) -> None:
-        if self._events is None:
-            raise RuntimeError("bind() the fleet's events before start()")
         self._monitor = threading.Thread(target=self._watch, name="fleet-monitor", daemon=True)
         self._monitor.start()
 
@@ -133,33 +134,31 @@ class Reconciler:
             for instance in fleet.all():
                 self.containers.stop_logs(instance)
         self.containers.end_followers()
+        self.containers.close()
 
     def stop_all(self) -> None:
         """Stop and remove every container this emulator (state directory) started."""
-        for name in list(self._generation):
-            self._generation[name] += 1
+        for endpoint in list(self._generation):
+            self._generation[endpoint] += 1
         self._fleets.clear()
-        for name in self.router.names():
-            self.router.drop(name)
-        found = self.containers.labelled()
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda item: self.containers.remove_named(item["name"]), found))
+        self.router.clear()
+        self.containers.remove_all()
 
-    def log_files(self, endpoint_name: str) -> list[Path]:
-        return self.containers.log_files(endpoint_name)
+    def log_files(self, endpoint: ResourceKey) -> list[Path]:
+        return self.containers.log_files(endpoint)
 
     # ---- Fleet -------------------------------------------------------------------------------------
 
     def deploy(self, spec: DeploymentSpec) -> None:
-        generation = self._bump(spec.endpoint_name)
-        self._workers.submit(self._guarded, self._deploy, spec.endpoint_name, spec, generation)
+        generation = self._bump(spec.endpoint)
+        self._workers.submit(self._guarded, self._deploy, spec.endpoint, spec, generation)
 
-    def remove(self, endpoint_name: str) -> None:
-        generation = self._bump(endpoint_name)
-        self._workers.submit(self._guarded, self._remove, endpoint_name, None, generation)
+    def remove(self, endpoint: ResourceKey) -> None:
+        generation = self._bump(endpoint)
+        self._workers.submit(self._guarded, self._remove, endpoint, None, generation)
 
-    def view(self, endpoint_name: str) -> tuple[VariantView, ...]:
-        fleet = self._fleets.get(endpoint_name)
+    def view(self, endpoint: ResourceKey) -> tuple[VariantView, ...]:
+        fleet = self._fleets.get(endpoint)
         if fleet is None:
             return ()
         views = []
@@ -183,21 +182,22 @@ class Reconciler:
             )
         return tuple(views)
 
-    def report_unhealthy(self, endpoint_name: str, instance_id: str) -> None:
-        """The runtime could not reach ``instance_id``: check it now (called from the event loop)."""
+    def report_unreachable(self, endpoint: ResourceKey, instance_id: str) -> None:
+        """The runtime could not reach ``instance_id``: check it now (a
+        :data:`~dockyard.emulator.route_table.ReportUnreachable`, called from the event loop)."""
         self._suspects.add(instance_id)
         self._wake.set()
 
     # ---- deployment --------------------------------------------------------------------------------
 
-    def _bump(self, endpoint_name: str) -> int:
-        self._generation[endpoint_name] += 1
-        return self._generation[endpoint_name]
+    def _bump(self, endpoint: ResourceKey) -> int:
+        self._generation[endpoint] += 1
+        return self._generation[endpoint]
 
     def _guarded(
         self,
-        work: Callable[[str, DeploymentSpec | None], None],
-        name: str,
+        work: Callable[[ResourceKey, DeploymentSpec | None], None],
+        name: ResourceKey,
         spec: DeploymentSpec | None,
         generation: int,
     ) -> None:
@@ -211,23 +211,22 @@ class Reconciler:
             except Exception:
                 log.exception("fleet work on endpoint %s failed", name)
 
-    def _cancelled(self, name: str, generation: int) -> Callable[[], bool]:
+    def _cancelled(self, name: ResourceKey, generation: int) -> Callable[[], bool]:
         return lambda: self._generation[name] != generation or self._stopping.is_set()
 
-    def _deploy(self, name: str, spec: DeploymentSpec | None) -> None:
+    def _deploy(self, name: ResourceKey, spec: DeploymentSpec | None) -> None:
         assert spec is not None
-        assert self._events is not None
         cancelled = self._cancelled(name, self._generation[name])
         current = self._fleets.get(name)
         if current is not None:
             current.updating = True
         leftovers = self.containers.labelled(name) if current is None else []
         kept: dict[str, list[FleetInstance]] = {}
-        started: list[tuple[FleetInstance, VariantSpec]] = []
+        started: list[tuple[FleetInstance, VariantDeployment]] = []
         try:
             available = current.all() if current is not None else []
             for variant in spec.variants:
-                digest = variant_digest(name, variant)
+                digest = variant_digest(name.name, variant)
                 same = [i for i in available if i.digest == digest][: variant.instance_count]
                 for instance in same:
                     available.remove(instance)
@@ -264,26 +263,27 @@ class Reconciler:
                 self._discard_names([item["name"] for item in leftovers])
             if isinstance(exc, Cancelled):
                 raise
-            self._events.deployment_failed(spec, _reason(exc))
+            self.events.deployment_failed(spec, _reason(exc))
             return
         # Blue/green: one store moves all traffic to the new fleet.
         self.router.set(_route(spec, kept))
-        self._fleets[name] = _Fleet(spec, kept, updating=current is not None)
-        retired = [i for i in (current.all() if current is not None else []) if i not in _flat(kept)]
+        fleet = self._fleets[name] = _Fleet(spec, kept, updating=current is not None)
+        serving = fleet.all()
+        retired = [i for i in (current.all() if current is not None else []) if i not in serving]
         self._drain(retired)
         self._discard(retired)
         self._discard_names([item["name"] for item in leftovers])
-        self._fleets[name].updating = False
-        self._events.deployment_succeeded(spec)
+        fleet.updating = False
+        self.events.deployment_succeeded(spec)
 
     def _wait_all(
-        self, started: list[tuple[FleetInstance, VariantSpec]], cancelled: Callable[[], bool]
+        self, started: list[tuple[FleetInstance, VariantDeployment]], cancelled: Callable[[], bool]
     ) -> None:
         if not started:
             return
         failed = threading.Event()
 
-        def wait(item: tuple[FleetInstance, VariantSpec]) -> None:
+        def wait(item: tuple[FleetInstance, VariantDeployment]) -> None:
             self.containers.wait_healthy(item[0], item[1], lambda: cancelled() or failed.is_set())
 
         with ThreadPoolExecutor(max_workers=min(8, len(started))) as pool:
@@ -315,8 +315,7 @@ class Reconciler:
         for container_name in names:
             self.containers.remove_named(container_name)
 
-    def _remove(self, name: str, _spec: DeploymentSpec | None) -> None:
-        assert self._events is not None
+    def _remove(self, name: ResourceKey, _spec: DeploymentSpec | None) -> None:
         self.router.drop(name)
         fleet = self._fleets.pop(name, None)
         instances = fleet.all() if fleet is not None else []
@@ -326,7 +325,7 @@ class Reconciler:
         self._discard_names(
             [item["name"] for item in self.containers.labelled(name) if item["name"] not in known]
         )
-        self._events.endpoint_removed(name)
+        self.events.endpoint_removed(name)
 
     # ---- self-healing ------------------------------------------------------------------------------
 
@@ -342,7 +341,7 @@ class Reconciler:
                         continue
                     self._check(name, instance)
 
-    def _check(self, name: str, instance: FleetInstance) -> None:
+    def _check(self, name: ResourceKey, instance: FleetInstance) -> None:
         suspect = instance.name in self._suspects
         self._suspects.discard(instance.name)
         if self.containers.ping(instance):
@@ -356,7 +355,7 @@ class Reconciler:
             self._replacing.add(instance.name)
             self._workers.submit(self._replace, name, instance)
 
-    def _replace(self, name: str, failing: FleetInstance) -> None:
+    def _replace(self, name: ResourceKey, failing: FleetInstance) -> None:
         try:
             with self._locks[name]:
                 fleet = self._fleets.get(name)
@@ -390,13 +389,19 @@ def _reason(exc: Exception) -> str:
     return f"The local fleet failed unexpectedly: {type(exc).__name__}: {exc}"
 
 
-def _flat(instances: dict[str, list[FleetInstance]]) -> list[FleetInstance]:
-    return [instance for group in instances.values() for instance in group]
-
-
 def _route(spec: DeploymentSpec, instances: dict[str, list[FleetInstance]]) -> EndpointRoute:
     variants = tuple(
         VariantRoute(v.name, v.weight, tuple(i.route for i in instances.get(v.name, [])))
         for v in spec.variants
     )
-    return EndpointRoute(spec.endpoint_name, spec.account, spec.region, variants)
+    return EndpointRoute(spec.endpoint, variants)
+
+
+def remove_fleet_containers(state_dir: Path, client_factory: Callable[[], DockerClient] = connect) -> None:
+    """Stop and remove every container started by the emulator that keeps its state in ``state_dir``
+    (which need not be running); their records stay, and the next start deploys them again."""
+    containers = Containers(client_factory, state_dir, "", emulator_id(state_dir))
+    try:
+        containers.remove_all()
+    finally:
+        containers.close()

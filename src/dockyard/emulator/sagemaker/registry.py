@@ -6,12 +6,11 @@ an unversioned one (ModelPackageName) under its own name. Only an Approved versi
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ConflictException, ValidationException
 from dockyard.emulator.sagemaker import converters
 from dockyard.emulator.sagemaker.domain import ModelPackage, ModelPackageGroup
@@ -51,14 +50,14 @@ def _bare_name(ref: str) -> str:
 
 
 class RegistryOps:
-    def __init__(self, store: Store, clock: Callable[[], float], lock: threading.RLock) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
         self.store = store
         self.clock = clock
-        self.lock = lock  # version numbers are read, then written
+        self.lock = store.changing  # version numbers are read, then written
 
     # ---- groups ------------------------------------------------------------------------------
 
-    def create_model_package_group(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def create_model_package_group(self, ctx: Caller, params: dict[str, Any]) -> Result:
         name: str = params["ModelPackageGroupName"]
         arn = ctx.arn("model-package-group", name)
         group = ModelPackageGroup(
@@ -69,17 +68,17 @@ class RegistryOps:
         self.store.add_tags(arn, tags_of(params))
         return {"ModelPackageGroupArn": arn}
 
-    def describe_model_package_group(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def describe_model_package_group(self, ctx: Caller, params: dict[str, Any]) -> Result:
         return converters.model_package_group_description(self._group(ctx, params["ModelPackageGroupName"]))
 
-    def list_model_package_groups(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def list_model_package_groups(self, ctx: Caller, params: dict[str, Any]) -> Result:
         page = GROUPS.page(self.store.all(ModelPackageGroup, ctx.account, ctx.region), params)
         return {
             "ModelPackageGroupSummaryList": [converters.model_package_group_summary(g) for g in page.items],
             "NextToken": page.next_token,
         }
 
-    def delete_model_package_group(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def delete_model_package_group(self, ctx: Caller, params: dict[str, Any]) -> Result:
         with self.lock:
             group = self._group(ctx, params["ModelPackageGroupName"])
             versions = [
@@ -93,7 +92,7 @@ class RegistryOps:
             self.store.delete(ModelPackageGroup, group.account, group.region, group.name)
         return {}
 
-    def _group(self, ctx: RequestContext, ref: str) -> ModelPackageGroup:
+    def _group(self, ctx: Caller, ref: str) -> ModelPackageGroup:
         name = _bare_name(ref)
         group = self.store.get(ModelPackageGroup, ctx.account, ctx.region, name)
         if group is None:
@@ -104,7 +103,7 @@ class RegistryOps:
 
     # ---- packages ----------------------------------------------------------------------------
 
-    def create_model_package(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def create_model_package(self, ctx: Caller, params: dict[str, Any]) -> Result:
         group_ref, own_name = params.get("ModelPackageGroupName"), params.get("ModelPackageName")
         if group_ref and own_name:
             raise ValidationException(
@@ -146,10 +145,10 @@ class RegistryOps:
         self.store.add_tags(package.arn, tags_of(params))
         return {"ModelPackageArn": package.arn}
 
-    def describe_model_package(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def describe_model_package(self, ctx: Caller, params: dict[str, Any]) -> Result:
         return converters.model_package_description(self.package(ctx, params["ModelPackageName"]))
 
-    def list_model_packages(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def list_model_packages(self, ctx: Caller, params: dict[str, Any]) -> Result:
         packages = self.store.all(ModelPackage, ctx.account, ctx.region)
         group_ref = params.get("ModelPackageGroupName")
         if group_ref:
@@ -167,7 +166,7 @@ class RegistryOps:
             "NextToken": page.next_token,
         }
 
-    def update_model_package(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def update_model_package(self, ctx: Caller, params: dict[str, Any]) -> Result:
         with self.lock:
             package = self.package(ctx, params["ModelPackageArn"])
             definition = dict(package.definition)
@@ -204,12 +203,12 @@ class RegistryOps:
             self.store.put(updated)
         return {"ModelPackageArn": updated.arn}
 
-    def delete_model_package(self, ctx: RequestContext, params: dict[str, Any]) -> Result:
+    def delete_model_package(self, ctx: Caller, params: dict[str, Any]) -> Result:
         package = self.package(ctx, params["ModelPackageName"])
         self.store.delete(ModelPackage, package.account, package.region, package.name)
         return {}
 
-    def package(self, ctx: RequestContext, ref: str) -> ModelPackage:
+    def package(self, ctx: Caller, ref: str) -> ModelPackage:
         """A package by name, "<group>/<version>", or ARN."""
         found = (
             self.store.by_arn(ModelPackage, ref.lower())
@@ -221,7 +220,7 @@ class RegistryOps:
             raise ValidationException(f"ModelPackage {arn} does not exist.")
         return found
 
-    def deployable_container(self, ctx: RequestContext, ref: str) -> dict[str, Any]:
+    def deployable_container(self, ctx: Caller, ref: str) -> dict[str, Any]:
         """The container definition a model made from package ``ref`` runs (CreateModel's
         ModelPackageName): the first of its InferenceSpecification."""
         package = self.package(ctx, ref)

@@ -84,7 +84,9 @@ class StoreError(Exception):
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one call, one short transaction
+        # Held by callers around a read-check-write of several calls (a request's, a fleet report's).
+        self.changing = threading.RLock()
         self._adapters: dict[type[Any], TypeAdapter[Any]] = {kind: TypeAdapter(kind) for kind in TABLES}
         # Records are frozen and every write goes through this object, so reads by name can be served
         # from memory: InvokeEndpoint looks its endpoint up on every request.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ValidationException
 from dockyard.emulator.sagemaker import converters
 from dockyard.emulator.sagemaker.listing import page_of
@@ -22,7 +22,7 @@ class TagOps:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def add_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def add_tags(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         arn = self._resource(params["ResourceArn"])
         tags = tags_of(params)
         keys = {key for key, _ in self.store.tags(arn)} | {key for key, _ in tags}
@@ -33,12 +33,12 @@ class TagOps:
         self.store.add_tags(arn, tags)
         return {"Tags": converters.tag_list(tags)}
 
-    def list_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def list_tags(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         arn = self._resource(params["ResourceArn"])
         page = page_of(self.store.tags(arn), params)
         return {"Tags": converters.tag_list(page.items), "NextToken": page.next_token}
 
-    def delete_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def delete_tags(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         arn = self._resource(params["ResourceArn"])
         self.store.delete_tags(arn, list(params["TagKeys"]))
         return {}

@@ -1,8 +1,10 @@
 """Temporary credentials the local STS issues, kept so that they stay valid across restarts.
 
-They are shaped as AWS shapes them (``ASIA…`` key ids, 40-character secrets, a session token) and are
-usable with any client: the emulator accepts them as it accepts any credentials, and
-:meth:`IssuedCredentials.secret_for` lets a signature check find the secret of a key it issued.
+They are shaped as AWS shapes them (``ASIA…`` key ids, a secret, a session token) and usable with any
+client. Where the emulator checks signatures against one secret of its own, the issued credentials carry
+that secret (``secret``; the caller proved it knows it by signing the request for them), so they verify
+like any other key id; otherwise the secret is random, and :meth:`IssuedCredentials.secret_for` lets a
+signature check find it by key id.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,13 +53,14 @@ class Credentials:
 
 
 class IssuedCredentials:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, secret: Callable[[], str] | None = None) -> None:
         self._db = LocalDatabase(path, _SCHEMA)
+        self._secret = secret
 
     def issue(self, account: str, arn: str, duration_seconds: int, now: dt.datetime) -> Credentials:
         issued = Credentials(
             access_key_id="ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16)),
-            secret=secrets.token_urlsafe(30)[:40],
+            secret=self._secret() if self._secret is not None else secrets.token_urlsafe(30)[:40],
             session_token=secrets.token_urlsafe(96),
             account=account,
             arn=arn,

@@ -11,10 +11,10 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dockyard.emulator.aws.unsupported import refuse_unsupported
-from dockyard.emulator.context import RequestContext
+from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ServiceError, ValidationError
 from dockyard.emulator.iam.provider import role_id
 from dockyard.emulator.sts.credentials import IssuedCredentials
@@ -29,15 +29,24 @@ class AccessDenied(ServiceError):
 
 
 class StsProvider:
-    # The operations the local target implements; every other operation of the model is refused.
-    OPERATIONS: tuple[str, ...] = (
-        "GetCallerIdentity",
-        "AssumeRole",
-        "GetSessionToken",
-    )
+    # Each implemented operation and the input members it honours; any other member is refused, and every
+    # other operation of the model too (a test walks botocore's model against this).
+    HONOURED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "GetCallerIdentity": (),
+        # ExternalId is checked by a role's trust policy; local roles trust every caller.
+        "AssumeRole": ("RoleArn", "RoleSessionName", "DurationSeconds", "ExternalId"),
+        "GetSessionToken": ("DurationSeconds",),
+    }
+    OPERATIONS: ClassVar[tuple[str, ...]] = tuple(HONOURED)
 
-    def __init__(self, state_dir: Path, clock: Callable[[], float] = time.time) -> None:
-        self.credentials = IssuedCredentials(state_dir / "sts.db")
+    def __init__(
+        self,
+        state_dir: Path,
+        clock: Callable[[], float] = time.time,
+        secret: Callable[[], str] | None = None,
+    ) -> None:
+        # ``secret``: the one secret signatures are checked against, if the emulator has one.
+        self.credentials = IssuedCredentials(state_dir / "sts.db", secret)
         self._clock = clock
         self.operations = {
             "GetCallerIdentity": self.get_caller_identity,
@@ -45,16 +54,17 @@ class StsProvider:
             "GetSessionToken": self.get_session_token,
         }
 
-    def handle(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, ctx: Caller, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = self.operations.get(operation)
         if handler is None:
             raise ValidationError(
                 f"The operation {operation} of AWS Security Token Service is not supported by the local "
                 f"target (dockyard emulator); supported: {', '.join(self.operations)}."
             )
+        refuse_unsupported(operation, params, self.HONOURED[operation], ValidationError)
         return handler(ctx, params)
 
-    def get_caller_identity(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def get_caller_identity(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         issued = self.credentials.find(ctx.access_key) if ctx.access_key else None
         if issued is not None:
             role_name, _, session = issued.arn.rpartition(":assumed-role/")[2].partition("/")
@@ -67,13 +77,7 @@ class StsProvider:
             return {"UserId": issued.account, "Account": issued.account, "Arn": issued.arn}
         return {"UserId": ctx.account, "Account": ctx.account, "Arn": f"arn:aws:iam::{ctx.account}:root"}
 
-    def assume_role(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported(
-            "AssumeRole",
-            params,
-            ("RoleArn", "RoleSessionName", "DurationSeconds", "ExternalId"),
-            ValidationError,
-        )
+    def assume_role(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         found = _ROLE_ARN.fullmatch(params["RoleArn"])
         if found is None:
             raise ValidationError(f"{params['RoleArn']} is invalid")
@@ -92,8 +96,7 @@ class StsProvider:
             "PackedPolicySize": 0,
         }
 
-    def get_session_token(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        refuse_unsupported("GetSessionToken", params, ("DurationSeconds",), ValidationError)
+    def get_session_token(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         arn = f"arn:aws:iam::{ctx.account}:root"
         issued = self.credentials.issue(ctx.account, arn, self._duration(params), self._now())
         return {"Credentials": issued.as_shape()}

@@ -50,8 +50,9 @@ class FleetViews:
         endpoint = await self.control.call(region, "DescribeEndpoint", {"EndpointName": name})
         state = EndpointState(endpoint)
         reconciler = self._components().reconciler
+        key = self.control.key(region, endpoint["EndpointName"])
         serving_names = set()
-        for variant in reconciler.view(endpoint["EndpointName"]):
+        for variant in reconciler.view(key):
             for instance in variant.instances:
                 serving_names.add(instance.instance_id)
                 state.serving.append(
@@ -65,7 +66,7 @@ class FleetViews:
         if state.busy:
             # The containers started for the deployment under way: labelled, not yet routed to.
             try:
-                labelled = await asyncio.to_thread(reconciler.containers.labelled, endpoint["EndpointName"])
+                labelled = await asyncio.to_thread(reconciler.containers.labelled, key)
             except Exception:  # the engine is unreachable: the page still shows what the API says
                 labelled = []
             for item in labelled:

@@ -42,13 +42,13 @@ class LivePages:
 
     async def logs(self, request: Request, name: str) -> Response:
         # DescribeEndpoint first: an unknown endpoint gets the API's error, and the name its stored case.
-        endpoint = await self.control.call(
-            self.views.region(request), "DescribeEndpoint", {"EndpointName": name}
-        )
+        region = self.views.region(request)
+        endpoint = await self.control.call(region, "DescribeEndpoint", {"EndpointName": name})
         cursor = _decode_cursor(request.query.get("cursor", ""))
         reconciler = self._components().reconciler
         root = (reconciler.state_dir / "logs").resolve()
-        files = await asyncio.to_thread(reconciler.log_files, endpoint["EndpointName"])
+        key = self.control.key(region, endpoint["EndpointName"])
+        files = await asyncio.to_thread(reconciler.log_files, key)
         lines, after = await asyncio.to_thread(_read_new, root, files, cursor)
         return json_response({"lines": lines, "cursor": _encode_cursor(after)})
 

@@ -1,19 +1,27 @@
 """The routing table: which instances serve each endpoint's variants now, and how one is chosen.
 
-The reconciler (worker threads) builds an immutable :class:`EndpointRoute` per endpoint and swaps it in
-whole, so a request sees either the old fleet or the new one, never a mix; the runtime (the event-loop
-thread) only reads routes and counts the requests in flight on each :class:`Instance`, which is how
-the reconciler knows when an old fleet has drained. Choosing follows SageMaker: a variant by
-TargetVariant or at random in proportion to its current weight, then the healthy instance with the
-fewest outstanding requests (LEAST_OUTSTANDING_REQUESTS).
+The one contract between the fleet (``sagemaker/``, which writes routes) and the runtime (``runtime/``,
+which reads them); neither package imports the other, both get the one :class:`Router` where the
+emulator's components are assembled. The reconciler (worker threads) builds an immutable
+:class:`EndpointRoute` per endpoint and swaps it in whole, so a request sees either the old fleet or the
+new one, never a mix; the runtime (the event-loop thread) only reads routes and counts the requests in
+flight on each :class:`Instance`, which is how the reconciler knows when an old fleet has drained.
+Choosing follows SageMaker: a variant by TargetVariant or at random in proportion to its current weight,
+then the healthy instance with the fewest outstanding requests (LEAST_OUTSTANDING_REQUESTS).
 """
 
 from __future__ import annotations
 
 import random
-import threading
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from dockyard.emulator.context import ResourceKey
+
+# How the runtime tells the fleet that it could not reach an instance (endpoint, instance id): the fleet
+# checks that instance at once instead of at its next round. Called from the event loop: must not block.
+ReportUnreachable = Callable[[ResourceKey, str], None]
 
 
 @dataclass(eq=False)
@@ -58,9 +66,7 @@ class VariantRoute:
 
 @dataclass(frozen=True)
 class EndpointRoute:
-    endpoint_name: str
-    account: str
-    region: str
+    endpoint: ResourceKey
     variants: tuple[VariantRoute, ...] = ()
 
     def variant(self, name: str) -> VariantRoute | None:
@@ -76,29 +82,22 @@ class EndpointRoute:
             return random.choice(candidates)
         return random.choices(candidates, weights)[0]
 
-    def with_variant(self, variant: VariantRoute) -> EndpointRoute:
-        variants = tuple(variant if old.name == variant.name else old for old in self.variants)
-        return replace(self, variants=variants)
 
-    def instances(self) -> list[Instance]:
-        return [instance for variant in self.variants for instance in variant.instances]
-
-
-@dataclass
 class Router:
-    """Endpoint name -> its current route. Writers hold ``lock`` to read-modify-write a route."""
+    """Endpoint -> its current route. Only the fleet writes, each endpoint from one thread at a time
+    (its lock in the reconciler), and each write is one dict store: readers need no lock."""
 
-    _routes: dict[str, EndpointRoute] = field(default_factory=dict)
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    def __init__(self) -> None:
+        self._routes: dict[ResourceKey, EndpointRoute] = {}
 
-    def get(self, endpoint_name: str) -> EndpointRoute | None:
-        return self._routes.get(endpoint_name)
+    def get(self, endpoint: ResourceKey) -> EndpointRoute | None:
+        return self._routes.get(endpoint)
 
     def set(self, route: EndpointRoute) -> None:
-        self._routes[route.endpoint_name] = route  # one dict store: atomic for the readers
+        self._routes[route.endpoint] = route
 
-    def drop(self, endpoint_name: str) -> EndpointRoute | None:
-        return self._routes.pop(endpoint_name, None)
+    def drop(self, endpoint: ResourceKey) -> None:
+        self._routes.pop(endpoint, None)
 
-    def names(self) -> list[str]:
-        return list(self._routes)
+    def clear(self) -> None:
+        self._routes.clear()
