@@ -75,9 +75,8 @@ def test_upload_artifacts_and_create_a_model_through_the_form(
     shoot(page, "artifacts")
     page.click("#create-from-upload")
 
-    expect(page.locator("#model_data")).to_have_value(
-        re.compile(r"^file:///.*/console-artifacts/model\.tar\.gz$")
-    )
+    bucket = "dockyard-123456789012-us-east-1"  # the bucket `dockyard deploy` uses
+    expect(page.locator("#model_data")).to_have_value(f"s3://{bucket}/console-uploads/model.tar.gz")
     # The engine's local images are offered; the fixture image is one of them.
     assert page.locator(f'#local-images option[value="{image}"]').count() == 1
     page.fill("#name", "console-model")
@@ -91,10 +90,15 @@ def test_upload_artifacts_and_create_a_model_through_the_form(
 
     expect(page).to_have_url(re.compile(r"/console/models/console-model$"))
     expect(page.locator("#model-image")).to_have_text(image)
-    expect(page.locator("#model-data")).to_have_text(re.compile(r"console-artifacts/model\.tar\.gz$"))
+    expect(page.locator("#model-data")).to_have_text(f"s3://{bucket}/console-uploads/model.tar.gz")
     expect(page.locator("#model-environment")).to_contain_text("SAGEMAKER_MODEL_SERVER_WORKERS")
     expect(page.locator("#model-tags")).to_contain_text("ml-platform")
     shoot(page, "model")
+    # The upload is an object of the local S3, listed in its bucket.
+    page.goto("/console/buckets")
+    page.click(f"text={bucket}")
+    expect(page.locator('[data-key="console-uploads/model.tar.gz"]')).to_be_visible()
+    shoot(page, "bucket")
 
 
 def test_a_bad_name_shows_sagemakers_message_next_to_the_field(page: Any, image: str, sagemaker: Any) -> None:
@@ -343,6 +347,14 @@ def test_delete_a_model_through_the_page(page: Any, sagemaker: Any, image: str) 
         sagemaker.describe_model(ModelName="console-doomed")
 
 
+def test_the_local_ecr_repositories_are_listed(page: Any, console_emulator: EmulatorProcess) -> None:
+    console_emulator.client("ecr").create_repository(repositoryName="team/churn")
+    page.goto("/console/repositories")
+    page.click("text=team/churn")
+    expect(page.locator("main h1")).to_have_text("team/churn")
+    expect(page.locator("#images")).to_contain_text("No images in this repository.")
+
+
 @pytest.mark.parametrize(
     ("path", "name"),
     [
@@ -350,6 +362,7 @@ def test_delete_a_model_through_the_page(page: Any, sagemaker: Any, image: str) 
         ("/console/endpoint-configs", "configs"),
         ("/console/model-packages", "registry-groups"),
         ("/console/images", "images"),
+        ("/console/repositories", "repositories"),
     ],
 )
 def test_screenshots_of_the_list_pages(

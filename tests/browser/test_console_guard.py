@@ -46,6 +46,8 @@ def csrf_of(client: httpx.Client) -> str:
         "/console/model-packages",
         "/console/artifacts",
         "/console/images",
+        "/console/buckets",
+        "/console/repositories",
     ],
 )
 def test_every_page_answers_with_its_security_headers(client: httpx.Client, path: str) -> None:
@@ -124,17 +126,18 @@ def test_an_upload_that_is_not_gzip_is_refused(client: httpx.Client) -> None:
     assert "model.tar.gz is not a gzip file" in answer.text
 
 
-def test_an_upload_lands_in_the_state_directory(
-    client: httpx.Client, console_emulator: EmulatorProcess
-) -> None:
+def test_an_upload_lands_in_the_local_s3(client: httpx.Client, console_emulator: EmulatorProcess) -> None:
     headers = {"X-Dockyard-CSRF": csrf_of(client)}
     body = gzip.compress(b"not really a tar, but gzip")
     answer = client.put("/console/artifacts/guard-test.tar.gz", content=body, headers=headers)
     assert answer.status_code == 201, answer.text
-    stored = console_emulator.state_dir / "console-artifacts" / "guard-test.tar.gz"
-    assert answer.json() == {"name": "guard-test.tar.gz", "url": stored.resolve().as_uri(), "size": len(body)}
-    assert stored.read_bytes() == body
-    assert "guard-test.tar.gz" in client.get("/console/artifacts").text
+    bucket = "dockyard-123456789012-us-east-1"  # where `dockyard deploy` puts model data
+    key = "console-uploads/guard-test.tar.gz"
+    assert answer.json() == {"name": "guard-test.tar.gz", "url": f"s3://{bucket}/{key}", "size": len(body)}
+    s3 = console_emulator.client("s3")
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+    assert f"s3://{bucket}/{key}" in client.get("/console/artifacts").text
+    assert key in client.get(f"/console/buckets/{bucket}").text
 
 
 def test_an_unknown_endpoint_shows_sagemakers_error(client: httpx.Client) -> None:

@@ -14,7 +14,7 @@ import itertools
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +24,10 @@ from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
 from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ServiceError
+from dockyard.emulator.routing import ECR_TARGET
 
 if TYPE_CHECKING:
+    from dockyard.emulator.s3.service import S3Service
     from dockyard.emulator.server import Components
 
 _ID_PREFIX = str(uuid.uuid4())[:24]
@@ -71,11 +73,34 @@ class Control:
         return await asyncio.to_thread(self.call_sync, region, operation, params or {})
 
     def call_sync(self, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        body = orjson.dumps(params, default=_json_default)
-        name, parsed = self.wire.parse(f"{self.wire.target_prefix}.{operation}", body)
-        result = self.components.provider.handle(self.context(region), name, parsed)
-        decoded: dict[str, Any] = orjson.loads(self.wire.serialize(name, result))
-        return decoded
+        return _through(self.wire, self.components.provider.handle, self.context(region), operation, params)
+
+    async def ecr(self, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """An ECR operation as its JSON API runs it (the local ECR of the emulator's port)."""
+        services = self.components.aws
+        if services is None:
+            raise ServiceUnavailableHere("this emulator runs no ECR")
+        service = services.json[ECR_TARGET]
+        return await asyncio.to_thread(
+            _through, service.protocol, service.handle, self.context(region), operation, params
+        )
+
+    def s3_service(self) -> S3Service:
+        from dockyard.emulator.s3.app import S3App
+
+        s3 = self.components.s3
+        if not isinstance(s3, S3App):
+            raise ServiceUnavailableHere("this emulator runs no S3")
+        return s3.service
+
+    async def s3(self, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """An S3 operation of the emulator's own S3 (its service object; S3's wire is rest-xml over HTTP,
+        whose parsing only maps the request line and headers to these same members)."""
+        service = self.s3_service()
+        result: dict[str, Any] = await asyncio.to_thread(
+            service.handle, self.context(region), operation, params
+        )
+        return result
 
     async def list_all(
         self, region: str, operation: str, key: str, params: dict[str, Any] | None = None
@@ -121,6 +146,27 @@ class Control:
             str(result.get("InvokedProductionVariant") or ""),
             str(result.get("CustomAttributes") or ""),
         )
+
+
+class ServiceUnavailableHere(ServiceError):
+    code = "ServiceUnavailable"
+    status = 503
+
+
+def _through(
+    wire: JsonProtocol,
+    handle: Callable[[Caller, str, dict[str, Any]], Mapping[str, Any]],
+    ctx: Caller,
+    operation: str,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """``operation`` through ``wire`` (the JSON 1.1 body boto3 would send, parsed and validated by the
+    API's own protocol), handled, and its result serialized and decoded as boto3 would receive it."""
+    body = orjson.dumps(params, default=_json_default)
+    name, parsed = wire.parse(f"{wire.target_prefix}.{operation}", body)
+    result = handle(ctx, name, parsed)
+    decoded: dict[str, Any] = orjson.loads(wire.serialize(name, result))
+    return decoded
 
 
 def field_errors(message: str) -> list[tuple[str, str]]:

@@ -25,7 +25,9 @@ NAV = (
     ("endpoints", "Endpoints", "/console/endpoints"),
     ("registry", "Model registry", "/console/model-packages"),
     ("artifacts", "Model artifacts", "/console/artifacts"),
-    ("images", "Images", "/console/images"),
+    ("buckets", "S3 buckets", "/console/buckets"),
+    ("repositories", "ECR repositories", "/console/repositories"),
+    ("images", "Local images", "/console/images"),
 )
 
 
@@ -72,10 +74,13 @@ class Views:
 
 
 def when(value: Any) -> str:
-    """An API timestamp (epoch seconds, as boto3 receives it) as UTC text."""
+    """An API timestamp (epoch seconds as JSON APIs send it, or a datetime) as UTC text."""
     if value is None or value == "":
         return ""
-    moment = dt.datetime.fromtimestamp(float(value), dt.UTC)
+    if isinstance(value, dt.datetime):
+        moment = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    else:
+        moment = dt.datetime.fromtimestamp(float(value), dt.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

@@ -16,6 +16,7 @@ from dockyard.emulator.console.pages.live import LivePages
 from dockyard.emulator.console.pages.models import ModelPages
 from dockyard.emulator.console.pages.playground import PlaygroundPages
 from dockyard.emulator.console.pages.registry import RegistryPages
+from dockyard.emulator.console.pages.storage import StoragePages
 from dockyard.emulator.console.views import Views
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def register_all(
     settings: EmulatorSettings,
     components: Callable[[], Components],
 ) -> None:
-    choices = Choices(components, settings.state_dir)
+    choices = Choices(components, control)
     playground = PlaygroundPages(views, control)
     pages: list[Any] = [
         ModelPages(views, control, choices),
@@ -40,7 +41,8 @@ def register_all(
         LivePages(views, control, components),
         playground,
         RegistryPages(views, control),
-        ArtifactPages(views, choices),
+        ArtifactPages(views, control, choices),
+        StoragePages(views, control),
         ImagePages(views, choices),
     ]
 

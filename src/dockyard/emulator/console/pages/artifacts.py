@@ -1,31 +1,42 @@
-"""Model artifacts: upload a model.tar.gz (the browser streams it, with progress) and list what is there.
+"""Model artifacts: upload a model.tar.gz into the local S3 (the browser streams it, with progress), and
+list the model archives the local S3 holds.
 
-The upload is the request body itself (``PUT``, not multipart), written to a temporary file in the
-artifacts folder as it arrives and renamed into place once whole, so a half-sent file never shows up.
-The file name is checked against a strict pattern before anything touches the disk; the folder lies in
-the emulator's state directory, whose ``file://`` URLs CreateModel accepts as model data.
+The upload is the request body itself (``PUT``, not multipart), streamed by S3's own ingest into S3's
+store and then put as an object with S3's PutObject: the same code a ``aws s3 cp`` to the emulator runs.
+It goes to the bucket dockyard deploys to (``dockyard-<account>-<region>``, made when missing) under
+``console-uploads/``, and comes back as the ``s3://`` URL that CreateModel takes as model data. The file
+name is checked against a strict pattern before anything is stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dockyard.emulator.console.control import Control
 from dockyard.emulator.console.http import Request, Response, json_response, text
 from dockyard.emulator.console.pages.choices import Choices
 from dockyard.emulator.console.views import Views
+from dockyard.emulator.errors import ServiceError
 
-MAX_ARTIFACT = 20 * 1024**3
+if TYPE_CHECKING:
+    from dockyard.emulator.s3.ingest import Received
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.tar\.gz")
 GZIP_MAGIC = b"\x1f\x8b"
+PREFIX = "console-uploads/"
+
+
+def default_bucket(account: str, region: str) -> str:
+    """The bucket ``dockyard deploy`` puts model data in; the console's uploads go there too."""
+    return f"dockyard-{account}-{region}"
 
 
 class ArtifactPages:
-    def __init__(self, views: Views, choices: Choices) -> None:
+    def __init__(self, views: Views, control: Control, choices: Choices) -> None:
         self.views = views
+        self.control = control
         self.choices = choices
 
     def routes(self) -> list[tuple[str, str, Any]]:
@@ -37,48 +48,55 @@ class ArtifactPages:
     async def list(self, request: Request) -> Response:
         region = self.views.region(request)
         return self.views.render(
-            request, "artifacts.html", active="artifacts", artifacts=await self.choices.artifacts(region)
+            request,
+            "artifacts.html",
+            active="artifacts",
+            artifacts=await self.choices.artifacts(region),
+            bucket=default_bucket(self.control.account, region),
+            prefix=PREFIX,
         )
 
     async def upload(self, request: Request, name: str) -> Response:
+        from dockyard.emulator.s3.ingest import drain, receive_body
+
         if not _NAME.fullmatch(name):
+            await drain(request.receive)
             return text(
                 f"The file name {name!r} is not accepted: use letters, digits, '.', '_' or '-', ending in "
                 ".tar.gz (SageMaker's model artifacts are a gzipped tar archive).",
                 400,
             )
-        folder = self.choices.artifacts_dir
-        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".upload-", dir=folder)
-        received = 0
+        region = self.views.region(request)
+        bucket = default_bucket(self.control.account, region)
         try:
-            with os.fdopen(handle, "wb") as out:
-                while True:
-                    message = await request.receive()
-                    if message["type"] == "http.disconnect":
-                        raise _Aborted("the upload was interrupted before the whole file arrived")
-                    chunk: bytes = message.get("body", b"")
-                    if received == 0 and chunk and not chunk.startswith(GZIP_MAGIC[: len(chunk)]):
-                        raise _Aborted(f"{name} is not a gzip file; model artifacts are a model.tar.gz")
-                    received += len(chunk)
-                    if received > MAX_ARTIFACT:
-                        raise _Aborted(f"{name} is larger than {MAX_ARTIFACT} bytes")
-                    if chunk:
-                        await asyncio.to_thread(out.write, chunk)
-                    if not message.get("more_body", False):
-                        break
-            if received == 0:
-                raise _Aborted(f"{name} is empty")
-            target = folder / name
-            os.replace(temporary, target)
-        except _Aborted as exc:
-            os.unlink(temporary)
-            return text(str(exc), 400)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-        return json_response({"name": name, "url": target.resolve().as_uri(), "size": received}, 201)
+            service = self.control.s3_service()
+            await self._ensure_bucket(region, bucket)
+            received = await receive_body(request.receive, request.headers, service.blobs)
+        except ServiceError as error:
+            await drain(request.receive)
+            return text(f"{error.code}: {error.message}", error.status)
+        try:
+            with received.temporary.open("rb") as head:
+                magic = head.read(2)
+            if magic != GZIP_MAGIC:
+                return text(f"{name} is not a gzip file; model artifacts are a model.tar.gz", 400)
+            params = {"Bucket": bucket, "Key": PREFIX + name, "ContentType": "application/gzip"}
+            await self._put(region, params, received)
+        finally:
+            received.temporary.unlink(missing_ok=True)  # PutObject moved it into the store, or it failed
+        return json_response(
+            {"name": name, "url": f"s3://{bucket}/{PREFIX}{name}", "size": received.size}, 201
+        )
 
+    async def _ensure_bucket(self, region: str, bucket: str) -> None:
+        listed = await self.control.s3(region, "ListBuckets", {"Prefix": bucket})
+        if any(item.get("Name") == bucket for item in (listed.get("Buckets") or [])):
+            return
+        params: dict[str, Any] = {"Bucket": bucket}
+        if region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        await self.control.s3(region, "CreateBucket", params)
 
-class _Aborted(Exception):
-    pass
+    async def _put(self, region: str, params: dict[str, Any], received: Received) -> None:
+        service = self.control.s3_service()
+        await asyncio.to_thread(service.upload, self.control.context(region), "PutObject", params, received)

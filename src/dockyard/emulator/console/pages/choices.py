@@ -1,4 +1,4 @@
-"""What the forms offer to pick from: the engine's local images and the uploaded model artifacts.
+"""What the forms offer to pick from: the engine's local images and the local S3's model archives.
 
 Both are suggestions (an HTML datalist): the user may still type any image URI or model data URL, and
 the API decides. The engine's image list is one Docker call, kept for a few seconds so a form that is
@@ -8,19 +8,21 @@ re-rendered with its errors does not ask again.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from dockyard.emulator.console.control import Control
 
 if TYPE_CHECKING:
     from dockyard.emulator.server import Components
 
 log = logging.getLogger("dockyard.emulator.console")
 IMAGES_TTL = 5.0
-ARTIFACTS_DIR = "console-artifacts"  # under the state directory: an allowed root for file:// model data
+MAX_BUCKETS = 50  # buckets searched for model archives to offer
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,9 @@ class Artifact:
 
 
 class Choices:
-    def __init__(self, components: Callable[[], Components], state_dir: Path) -> None:
+    def __init__(self, components: Callable[[], Components], control: Control) -> None:
         self._components = components
-        self.artifacts_dir = state_dir / ARTIFACTS_DIR
+        self.control = control
         self._images: tuple[float, list[LocalImage]] = (0.0, [])
 
     async def images(self) -> list[LocalImage]:
@@ -68,14 +70,26 @@ class Choices:
         return sorted(images, key=lambda image: image.tag)
 
     async def artifacts(self, region: str) -> list[Artifact]:
-        """Uploaded model.tar.gz files, newest first (``region`` picks the S3 bucket once there is one)."""
-        return await asyncio.to_thread(self._list_artifacts)
-
-    def _list_artifacts(self) -> list[Artifact]:
-        if not self.artifacts_dir.is_dir():
-            return []
-        found = []
-        for path in self.artifacts_dir.glob("*.tar.gz"):
-            stat = path.stat()
-            found.append(Artifact(path.name, path.resolve().as_uri(), stat.st_size, stat.st_mtime))
+        """The model archives (``*.tar.gz``) in the local S3's buckets, newest first."""
+        buckets = await self.control.s3(region, "ListBuckets", {})
+        found: list[Artifact] = []
+        for bucket in (buckets.get("Buckets") or [])[:MAX_BUCKETS]:
+            listed = await self.control.s3(
+                region, "ListObjectsV2", {"Bucket": bucket["Name"], "MaxKeys": 1000}
+            )
+            found.extend(
+                Artifact(
+                    item["Key"],
+                    f"s3://{bucket['Name']}/{item['Key']}",
+                    int(item.get("Size") or 0),
+                    _epoch(item),
+                )
+                for item in (listed.get("Contents") or [])
+                if str(item.get("Key", "")).endswith(".tar.gz")
+            )
         return sorted(found, key=lambda artifact: -artifact.modified)
+
+
+def _epoch(item: dict[str, Any]) -> float:
+    modified = item.get("LastModified")
+    return modified.timestamp() if isinstance(modified, dt.datetime) else float(modified or 0)
