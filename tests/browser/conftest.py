@@ -43,6 +43,8 @@ def console_emulator(tmp_path_factory: pytest.TempPathFactory, moto_server: str)
     # The tests' model archives are written under pytest's temporary directory: file:// model data there
     # must be allowed.
     process = EmulatorProcess(state_dir, moto_server, allow_paths=(tmp_path_factory.getbasetemp(),))
+    # s3:// model data from the emulator's own S3 (where the console uploads), not from another endpoint.
+    process.env.pop("DOCKYARD_S3_ENDPOINT_URL", None)
     process.start()
     yield process
     process.stop()

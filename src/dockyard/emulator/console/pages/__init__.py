@@ -41,7 +41,7 @@ def register_all(
         LivePages(views, control, components),
         playground,
         RegistryPages(views, control),
-        ArtifactPages(views, control, choices),
+        ArtifactPages(views, control, choices, settings.s3_endpoint_url),
         StoragePages(views, control),
         ImagePages(views, choices),
     ]

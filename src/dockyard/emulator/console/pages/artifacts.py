@@ -34,7 +34,8 @@ def default_bucket(account: str, region: str) -> str:
 
 
 class ArtifactPages:
-    def __init__(self, views: Views, control: Control, choices: Choices) -> None:
+    def __init__(self, views: Views, control: Control, choices: Choices, external_s3: str | None) -> None:
+        self.external_s3 = external_s3  # where s3:// model data is read from instead, when configured
         self.views = views
         self.control = control
         self.choices = choices
@@ -54,6 +55,7 @@ class ArtifactPages:
             artifacts=await self.choices.artifacts(region),
             bucket=default_bucket(self.control.account, region),
             prefix=PREFIX,
+            external_s3=self.external_s3 or "",
         )
 
     async def upload(self, request: Request, name: str) -> Response:
