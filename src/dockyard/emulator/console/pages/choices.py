@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dockyard.emulator.console.control import Control
+from dockyard.emulator.console.control import Control, ServiceUnavailableHere
 
 if TYPE_CHECKING:
     from dockyard.emulator.server import Components
@@ -71,7 +71,10 @@ class Choices:
 
     async def artifacts(self, region: str) -> list[Artifact]:
         """The model archives (``*.tar.gz``) in the local S3's buckets, newest first."""
-        buckets = await self.control.s3(region, "ListBuckets", {})
+        try:
+            buckets = await self.control.s3(region, "ListBuckets", {})
+        except ServiceUnavailableHere:  # an emulator without S3: the form still takes a typed URL
+            return []
         found: list[Artifact] = []
         for bucket in (buckets.get("Buckets") or [])[:MAX_BUCKETS]:
             listed = await self.control.s3(
