@@ -54,7 +54,7 @@ class Views:
             csrf_token=request.csrf_token,
             region=self.region(request),
             account=self.control.account,
-            # The guard has checked the Host header: it names this emulator.
+            # The security middleware has checked the Host header: it names this emulator.
             origin=f"http://{request.headers.get('host', '127.0.0.1')}",
             **context,
         )
