@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
-from dockyard.emulator.sagemaker.model_data import ModelData, ModelDataError
+from dockyard.emulator.sagemaker.model_data import ModelDataCache, ModelDataError
 from tests.aws_fixtures import REGION
 from tests.emulator.runtime.fleet_kit import model_archive
 from tests.emulator_fixtures import EmulatorProcess
@@ -28,7 +28,7 @@ def test_s3_model_data_is_read_from_the_local_s3(
     s3.upload_file(str(archive), bucket, "m/model.tar.gz")
     s3.put_object(Bucket=bucket, Key="tree/weights.json", Body=b'{"weights": [1]}')
     s3.put_object(Bucket=bucket, Key="tree/sub/notes.txt", Body=b"notes")
-    data = ModelData(s3_emulator.state_dir)  # no endpoint configured: the emulator's own S3
+    data = ModelDataCache(s3_emulator.state_dir)  # no endpoint configured: the emulator's own S3
 
     unpacked = data.prepare(ContainerSpec(IMAGE, model_data_url=f"s3://{bucket}/m/model.tar.gz"), REGION)
     assert unpacked is not None

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
-from dockyard.emulator.sagemaker.model_data import ModelData, ModelDataError
+from dockyard.emulator.sagemaker.model_data import ModelDataCache, ModelDataError
 from dockyard.emulator.security.paths import PathNotAllowed, checked_host_path
 from tests.emulator.runtime.fleet_kit import model_archive
 
 IMAGE = "dy-unused:latest"
 
 
-def _reason(store: ModelData, container: ContainerSpec) -> str:
+def _reason(store: ModelDataCache, container: ContainerSpec) -> str:
     with pytest.raises(ModelDataError) as caught:
         store.prepare(container, "us-east-1")
     return caught.value.reason
@@ -32,7 +32,7 @@ def secrets_dir(tmp_path: Path) -> Path:
 
 def test_a_prefix_outside_the_roots_is_refused_naming_the_setting(tmp_path: Path, secrets_dir: Path) -> None:
     state = tmp_path / "state"
-    store = ModelData(state)
+    store = ModelDataCache(state)
     url = secrets_dir.as_uri() + "/"
     reason = _reason(store, ContainerSpec(IMAGE, model_data_prefix=url, model_data_compressed=False))
     assert reason == (
@@ -47,7 +47,7 @@ def test_a_prefix_outside_the_roots_is_refused_naming_the_setting(tmp_path: Path
 
 def test_an_archive_outside_the_roots_is_refused(tmp_path: Path) -> None:
     archive = model_archive(tmp_path / "elsewhere")
-    store = ModelData(tmp_path / "state")
+    store = ModelDataCache(tmp_path / "state")
     reason = _reason(store, ContainerSpec(IMAGE, model_data_url=archive.as_uri()))
     assert f"({archive} is outside the directories the local target may read model data from" in reason
     gzip_prefix = ContainerSpec(IMAGE, model_data_prefix=archive.as_uri(), model_data_compressed=True)
@@ -58,7 +58,7 @@ def test_a_symlink_inside_a_root_cannot_point_out_of_it(tmp_path: Path, secrets_
     state = tmp_path / "state"
     state.mkdir()
     (state / "innocent").symlink_to(secrets_dir)
-    store = ModelData(state)
+    store = ModelDataCache(state)
     url = (state / "innocent").as_uri()
     reason = _reason(store, ContainerSpec(IMAGE, model_data_prefix=url, model_data_compressed=False))
     assert f"({state / 'innocent'} (which resolves to {secrets_dir}) is outside the directories" in reason
@@ -76,7 +76,7 @@ def test_a_link_inside_an_allowed_tree_cannot_bring_in_an_outside_file(
     (tree / "weights.bin").write_bytes(b"w")
     (tree / "key").symlink_to(secrets_dir / "id_ed25519")
     (tree / "dir").symlink_to(secrets_dir)
-    store = ModelData(tmp_path / "state", roots=(tmp_path / "project",))
+    store = ModelDataCache(tmp_path / "state", roots=(tmp_path / "project",))
     reason = _reason(
         store, ContainerSpec(IMAGE, model_data_prefix=tree.as_uri(), model_data_compressed=False)
     )
@@ -92,7 +92,7 @@ def test_allowed_roots_are_read(tmp_path: Path) -> None:
     tree = project / "tree"
     tree.mkdir()
     (tree / "weights.bin").write_bytes(b"w")
-    store = ModelData(tmp_path / "state", roots=(project,))
+    store = ModelDataCache(tmp_path / "state", roots=(project,))
     assert store.prepare(ContainerSpec(IMAGE, model_data_url=archive.as_uri()), "us-east-1") is not None
     unpacked = store.prepare(
         ContainerSpec(IMAGE, model_data_prefix=tree.as_uri(), model_data_compressed=False), "us-east-1"
@@ -102,7 +102,7 @@ def test_allowed_roots_are_read(tmp_path: Path) -> None:
     inside_state = tmp_path / "state" / "model-data" / "m.tar.gz"
     inside_state.parent.mkdir(parents=True)
     inside_state.write_bytes(archive.read_bytes())
-    assert ModelData(tmp_path / "state").prepare(
+    assert ModelDataCache(tmp_path / "state").prepare(
         ContainerSpec(IMAGE, model_data_url=inside_state.as_uri()), "x"
     )
 
