@@ -220,6 +220,25 @@ def test_update_the_endpoint_and_see_the_new_fleet_take_over(
     expect(page.locator("#invoked-variant")).to_have_text("Green")
 
 
+def test_change_weights_and_capacities(page: Any, sagemaker: Any) -> None:
+    page.goto("/console/endpoints/console-ep")
+    # A refusal of SageMaker's shows in the page's error area, worded as the API words it.
+    page.fill('input[name="weight"]', "-1")
+    page.click("#weights-form button[type=submit]")
+    expect(page.locator("#errors")).to_contain_text("ValidationException")
+    expect(page.locator("#errors")).to_contain_text(
+        "at 'desiredWeightsAndCapacities.1.member.desiredWeight' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 0"
+    )
+
+    page.fill('input[name="weight"]', "2")
+    page.click("#weights-form button[type=submit]")
+    wait_for_status(page, "InService")
+    expect(page.locator('#variants tr[data-variant="Green"]')).to_contain_text("2.0")
+    variant = sagemaker.describe_endpoint(EndpointName="console-ep")["ProductionVariants"][0]
+    assert variant["CurrentWeight"] == 2.0
+
+
 def test_approve_a_package_version_and_deploy_it(
     page: Any, sagemaker: Any, image: str, tmp_path: Path, shoot: Callable[[Any, str], Path]
 ) -> None:
@@ -353,6 +372,15 @@ def test_the_local_ecr_repositories_are_listed(page: Any, console_emulator: Emul
     page.click("text=team/churn")
     expect(page.locator("main h1")).to_have_text("team/churn")
     expect(page.locator("#images")).to_contain_text("No images in this repository.")
+
+
+def test_delete_an_endpoint_through_the_page(page: Any, sagemaker: Any) -> None:
+    page.goto("/console/endpoints/console-missing")
+    page.click("button.danger")  # confirmed by the page fixture's dialog handler
+    expect(page).to_have_url(re.compile(r"/console/endpoints$"))
+    expect(page.locator('tr[data-endpoint="console-missing"]')).to_have_count(0, timeout=60_000)
+    with pytest.raises(ClientError, match="Could not find endpoint"):
+        sagemaker.describe_endpoint(EndpointName="console-missing")
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from dockyard.emulator.security.credentials import SECRET_ENV
 from tests.aws_fixtures import FAKE_KEY, REGION, _free_port
 
 MIB = 1024 * 1024
@@ -40,6 +41,7 @@ def small_disk_emulator(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     env = {
         k: v for k, v in os.environ.items() if k not in ("DOCKYARD_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
     }
+    env[SECRET_ENV] = FAKE_KEY  # the secret the emulator checks signatures against, as the client signs
     log = (tmp_path / "emulator.log").open("wb")
     process = subprocess.Popen(
         [unshare, "-rm", "sh", "-c", script], stdout=log, stderr=subprocess.STDOUT, env=env
