@@ -89,9 +89,14 @@ def page(browser: Any, console_emulator: EmulatorProcess, dialogs: Dialogs) -> I
     opened.on("dialog", dialogs)
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    # A script or style the Content-Security-Policy blocked would be a page that silently half works.
+    opened.on(
+        "console",
+        lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     yield opened
     context.close()
-    assert not errors, f"the page raised JavaScript errors: {errors}"
+    assert not errors, f"the page raised JavaScript errors or CSP violations: {errors}"
 
 
 @pytest.fixture(scope="session")
