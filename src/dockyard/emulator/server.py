@@ -16,16 +16,24 @@ import itertools
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 import orjson
 
-from dockyard.emulator.aws import unserved
+from dockyard.emulator.asgi import (
+    MAX_CONTROL_BODY,
+    MAX_INVOKE_BODY,
+    PayloadTooLarge,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    request_headers,
+    send_response,
+)
 from dockyard.emulator.aws.eventstream import encode_event, encode_exception
-from dockyard.emulator.aws.json_protocol import CONTENT_TYPE as CONTENT_TYPE_JSON
 from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
 from dockyard.emulator.context import DEFAULT_REGION, Caller
@@ -37,7 +45,7 @@ from dockyard.emulator.errors import (
     ValidationException,
 )
 from dockyard.emulator.route_table import Router
-from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, Route, classify, signing_scope
+from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, classify, signing_scope
 from dockyard.emulator.runtime.invoke import Runtime
 from dockyard.emulator.s3.app import S3App
 from dockyard.emulator.s3.service import S3Service
@@ -53,19 +61,12 @@ from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.security import signed_region
+from dockyard.emulator.service_calls import serve_json, serve_not_served, serve_query
 from dockyard.emulator.services import AwsServices, JsonService, QueryService
 from dockyard.emulator.settings import STATUS_PATH, EmulatorSettings
 
 log = logging.getLogger("dockyard.emulator")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
-
-MAX_INVOKE_BODY = 6_291_456  # InvokeEndpoint's payload limit
-MAX_CONTROL_BODY = 16 * 1024 * 1024  # far above any SageMaker API request; stops a runaway client
 # Request ids shaped like SageMaker's (a UUID): a random prefix per process and a counter, since a
 # uuid4() per request is measurable on the runtime path.
 _ID_PREFIX = str(uuid.uuid4())[:24]
@@ -75,11 +76,6 @@ _STREAMING_OPERATIONS = frozenset({"InvokeEndpointWithResponseStream"})
 
 # A service that reads its own requests (S3 streams bodies to disk): plain ASGI plus the context.
 RawHandler = Callable[[Caller, Scope, Receive, Send], Awaitable[None]]
-
-
-class PayloadTooLarge(ValidationError):
-    # What SageMaker's front end answers for an oversized InvokeEndpoint body: a 413.
-    status = 413
 
 
 @dataclass(frozen=True)
@@ -183,9 +179,9 @@ class EmulatorApp:
                     answer["services"] = await asyncio.to_thread(self.components.holdings)
                 except Exception as exc:  # the status must answer even when a count fails
                     answer["services"] = {"error": str(exc)}
-            await _send(send, 200, [(b"content-type", b"application/json")], orjson.dumps(answer))
+            await send_response(send, 200, [(b"content-type", b"application/json")], orjson.dumps(answer))
             return
-        headers = _headers(scope)
+        headers = request_headers(scope)
         query_string = scope.get("query_string", b"").decode("latin-1")
         signed = signing_scope(headers, query_string)
         request_id = f"{_ID_PREFIX}{next(_ids):012x}"
@@ -203,18 +199,18 @@ class EmulatorApp:
         elif route.protocol is Protocol.JSON and route.service == SAGEMAKER_TARGET:
             await self._control(ctx, headers, receive, send)
         elif route.protocol is Protocol.JSON and route.service in self._json_services:
-            await self._json(self._json_services[route.service], ctx, headers, receive, send)
+            await serve_json(self._json_services[route.service], ctx, headers, receive, send)
         elif route.protocol is Protocol.QUERY and route.service in self._query_services:
             service = self._query_services[route.service]
-            await self._query(service, ctx, query_string, receive, send)
+            await serve_query(service, ctx, query_string, receive, send)
         elif route.protocol is Protocol.REST and route.service == "s3" and self._s3 is not None:
             await self._s3(ctx, scope, receive, send)
-        elif route.protocol is Protocol.REST and not route.service:
+        elif route.protocol is Protocol.REST and route.service in ("", "sagemaker"):
             await self._send_control_error(
                 send, ValidationException(f"{method} {path} is not an operation of the SageMaker API"), ctx
             )
         else:
-            await self._not_served(route, signed.service if signed else "", method, path, ctx, receive, send)
+            await serve_not_served(route, signed.service if signed else "", method, path, ctx, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -276,78 +272,11 @@ class EmulatorApp:
     def _s3(self) -> RawHandler | None:
         return self.components.s3 if self.components is not None else None
 
-    async def _not_served(
-        self,
-        route: Route,
-        scope_service: str,
-        method: str,
-        path: str,
-        ctx: Caller,
-        receive: Receive,
-        send: Send,
-    ) -> None:
-        if route.protocol is Protocol.QUERY and not route.operation:
-            # A query request names its operation in the form body.
-            try:
-                form = parse_qs((await _read_body(receive, MAX_CONTROL_BODY)).decode("latin-1"))
-            except ServiceError:
-                form = {}
-            route = route._replace(operation=form.get("Action", [""])[0])
-        # Naming an unknown service may read botocore's models from disk: off the event loop.
-        status, headers, body = await asyncio.to_thread(
-            unserved.response, route, scope_service, method, path, ctx.request_id
-        )
-        await _send(send, status, headers, body)
-
-    # ---- other JSON 1.1 and query services ----------------------------------------------------
-
-    async def _json(
-        self, service: JsonService, ctx: Caller, headers: dict[str, str], receive: Receive, send: Send
-    ) -> None:
-        protocol = service.protocol
-        try:
-            body = await _read_body(receive, MAX_CONTROL_BODY)
-            operation, params = protocol.parse(headers.get("x-amz-target"), body)
-            result = await asyncio.to_thread(service.handle, ctx, operation, params)
-            status, response_headers, payload = (
-                200,
-                [(b"content-type", CONTENT_TYPE_JSON)],
-                (protocol.serialize(operation, result)),
-            )
-        except ServiceError as error:
-            status, response_headers, payload = protocol.error_response(error)
-        except Exception as exc:
-            log.exception("%s request %s failed", protocol.target_prefix, ctx.request_id)
-            status, response_headers, payload = protocol.error_response(
-                InternalFailure(f"internal error: {exc}")
-            )
-        response_headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
-        await _send(send, status, response_headers, payload)
-
-    async def _query(
-        self, service: QueryService, ctx: Caller, query_string: str, receive: Receive, send: Send
-    ) -> None:
-        protocol = service.protocol
-        try:
-            body = await _read_body(receive, MAX_CONTROL_BODY)
-            operation, params = protocol.parse(body, query_string)
-            result = await asyncio.to_thread(service.handle, ctx, operation, params)
-            status, payload = 200, protocol.serialize(operation, result, ctx.request_id)
-            response_headers = [(b"content-type", b"text/xml")]
-        except ServiceError as error:
-            status, response_headers, payload = protocol.error_response(error, ctx.request_id)
-        except Exception as exc:
-            log.exception("%s request %s failed", protocol.service, ctx.request_id)
-            failure = InternalFailure(f"internal error: {exc}")
-            status, response_headers, payload = protocol.error_response(failure, ctx.request_id)
-        response_headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
-        await _send(send, status, response_headers, payload)
-
     # ---- control plane -----------------------------------------------------------------------
 
     async def _control(self, ctx: Caller, headers: dict[str, str], receive: Receive, send: Send) -> None:
         try:
-            body = await _read_body(receive, MAX_CONTROL_BODY)
+            body = await read_body(receive, MAX_CONTROL_BODY)
             operation, params = self.control.parse(headers.get("x-amz-target"), body)
             # The store is SQLite: keep its (short) waits off the event loop the runtime shares.
             result = await asyncio.to_thread(self._parts.provider.handle, ctx, operation, params)
@@ -359,7 +288,7 @@ class EmulatorApp:
             log.exception("control-plane request %s failed", ctx.request_id)
             await self._send_control_error(send, InternalFailure(f"internal error: {exc}"), ctx)
             return
-        await _send(
+        await send_response(
             send,
             200,
             [
@@ -371,7 +300,7 @@ class EmulatorApp:
 
     async def _send_control_error(self, send: Send, error: ServiceError, ctx: Caller) -> None:
         status, headers, body = self.control.error_response(error)
-        await _send(send, status, [*headers, (b"x-amzn-requestid", ctx.request_id.encode())], body)
+        await send_response(send, status, [*headers, (b"x-amzn-requestid", ctx.request_id.encode())], body)
 
     # ---- runtime -----------------------------------------------------------------------------
 
@@ -390,7 +319,7 @@ class EmulatorApp:
             if matched is None:
                 raise ValidationError(f"{method} {path} is not an operation of the SageMaker runtime API")
             operation, uri_params = matched
-            body = await _read_body(receive, MAX_INVOKE_BODY)
+            body = await read_body(receive, MAX_INVOKE_BODY)
             params = protocol.parse(operation, uri_params, headers, body)
             if operation in _STREAMING_OPERATIONS:
                 head, chunks = await self._parts.runtime.invoke_stream(ctx, params)
@@ -406,7 +335,7 @@ class EmulatorApp:
             await self._send_runtime_error(send, InternalFailure(f"internal error: {exc}"), ctx)
             return
         response_headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
-        await _send(send, status, response_headers, payload)
+        await send_response(send, status, response_headers, payload)
 
     async def _relay_stream(
         self,
@@ -443,32 +372,4 @@ class EmulatorApp:
         headers = [*headers, (b"x-amzn-requestid", ctx.request_id.encode())]
         if status == PayloadTooLarge.status:
             headers.append((b"connection", b"close"))  # the rest of the body was never read
-        await _send(send, status, headers, body)
-
-
-# ---- HTTP helpers ------------------------------------------------------------------------------
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ValidationError("the client disconnected before sending its whole request")
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"HTTP content length exceeded {limit} bytes.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        await send_response(send, status, headers, body)

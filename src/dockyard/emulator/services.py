@@ -22,6 +22,7 @@ from dockyard.emulator.iam.provider import IamProvider
 from dockyard.emulator.logs.provider import InvalidParameterException as LogsInvalidParameter
 from dockyard.emulator.logs.provider import LogsProvider
 from dockyard.emulator.routing import ECR_TARGET, LOGS_TARGET
+from dockyard.emulator.security.credentials import local_credentials
 from dockyard.emulator.settings import EmulatorSettings
 from dockyard.emulator.sts.provider import StsProvider
 
@@ -54,7 +55,9 @@ class AwsServices:
     def build(cls, settings: EmulatorSettings) -> AwsServices:
         ecr = EcrProvider(settings.state_dir, EngineImages(connect))
         logs = LogsProvider(settings.state_dir)
-        sts = StsProvider(settings.state_dir)
+        # Signatures are checked against the emulator's one secret, so the credentials STS issues carry it.
+        secret = local_credentials(settings.state_dir, create=True).secret_access_key
+        sts = StsProvider(settings.state_dir, secret=lambda: secret)
         iam = IamProvider()
         return cls(
             ecr,

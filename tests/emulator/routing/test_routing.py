@@ -137,3 +137,12 @@ def test_cbor_maps_of_text() -> None:
     assert cbor.encode_text_map({"a": "b"}) == b"\xa1\x61a\x61b"
     long = "x" * 300
     assert cbor.encode_text_map({"k": long})[:6] == b"\xa1\x61k\x79\x01\x2c"
+
+
+def test_a_request_for_a_served_service_that_matches_no_operation_says_so() -> None:
+    status, _, body = _unserved(Route(Protocol.REST, "ecr"), "ecr", "GET", "/v2/")
+    assert status == 400
+    assert (
+        b"Amazon Elastic Container Registry (ecr) is served by the local target (dockyard emulator), " in body
+    )
+    assert b"but the request GET /v2/ is not one of its operations there." in body

@@ -32,9 +32,19 @@ def service_of(route: Route, scope_service: str) -> ServiceInfo | None:
     return by_signing_name(route.service)
 
 
+# Signing names of the services this port serves: a request for one that matches none of its operations
+# is told so, not that the service is missing.
+SERVED_SIGNING_NAMES = frozenset({"sagemaker", "s3", "ecr", "logs", "sts", "iam"})
+
+
 def message(info: ServiceInfo | None, route: Route, method: str, path: str) -> str:
     service = describe(info, route.service)
     operation = f"the operation {route.operation}" if route.operation else f"the request {method} {path}"
+    if info is not None and info.signing_name in SERVED_SIGNING_NAMES:
+        return (
+            f"{service} is served by the local target (dockyard emulator), but {operation} is not one of "
+            "its operations there."
+        )
     return (
         f"{service} is not served by the local target (dockyard emulator), so {operation} cannot run "
         f"here; use AWS itself for it. This port serves {SERVED}."
