@@ -47,7 +47,7 @@ from dockyard.emulator.errors import (
 from dockyard.emulator.route_table import Router
 from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, classify, signing_scope
 from dockyard.emulator.runtime.invoke import Runtime
-from dockyard.emulator.s3.app import S3App
+from dockyard.emulator.s3.app import S3App, for_s3
 from dockyard.emulator.s3.service import S3Service
 from dockyard.emulator.sagemaker.domain import (
     Endpoint,
@@ -203,7 +203,11 @@ class EmulatorApp:
         elif route.protocol is Protocol.QUERY and route.service in self._query_services:
             service = self._query_services[route.service]
             await serve_query(service, ctx, query_string, receive, send)
-        elif route.protocol is Protocol.REST and route.service == "s3" and self._s3 is not None:
+        elif (
+            route.protocol is Protocol.REST
+            and self._s3 is not None
+            and for_s3(route.service, headers, query_string)
+        ):
             await self._s3(ctx, scope, receive, send)
         elif route.protocol is Protocol.REST and route.service in ("", "sagemaker"):
             await self._send_control_error(

@@ -21,7 +21,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from dockyard.emulator.security.credentials import SECRET_ENV
+from dockyard.emulator.security.credentials import SECRET_ENV, save_credentials
 from tests.aws_fixtures import FAKE_KEY, REGION, _free_port
 
 MIB = 1024 * 1024
@@ -33,15 +33,14 @@ def small_disk_emulator(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     assert unshare is not None, "util-linux's unshare is needed for this test"
     state = tmp_path / "state"
     (state / "s3").mkdir(parents=True)
+    save_credentials(state, FAKE_KEY)  # the secret the emulator checks signatures against
     port = _free_port()
     script = (
         f"mount -t tmpfs -o size=3m dockyard-test {state / 's3'} && "
         f"exec {sys.executable} -m dockyard.emulator --port {port} --state-dir {state}"
     )
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DOCKYARD_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
-    }
-    env[SECRET_ENV] = FAKE_KEY  # the secret the emulator checks signatures against, as the client signs
+    unwanted = ("DOCKYARD_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", SECRET_ENV)
+    env = {k: v for k, v in os.environ.items() if k not in unwanted}
     log = (tmp_path / "emulator.log").open("wb")
     process = subprocess.Popen(
         [unshare, "-rm", "sh", "-c", script], stdout=log, stderr=subprocess.STDOUT, env=env

@@ -94,6 +94,18 @@ class Request:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
+    async def discard_body(self, limit: int = MAX_FORM_BODY) -> None:
+        """Read and drop the body (up to ``limit`` bytes), so that a client still sending reads the
+        refusal; past that, the server closes the connection after answering."""
+        read = 0
+        while read <= limit:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                return
+            read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
     async def read_form(self) -> None:
         body = await self.body()
         self.form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)

@@ -59,10 +59,10 @@ class ArtifactPages:
         )
 
     async def upload(self, request: Request, name: str) -> Response:
-        from dockyard.emulator.s3.ingest import drain, receive_body
+        from dockyard.emulator.s3.ingest import receive_body
 
         if not _NAME.fullmatch(name):
-            await drain(request.receive)
+            await request.discard_body()
             return text(
                 f"The file name {name!r} is not accepted: use letters, digits, '.', '_' or '-', ending in "
                 ".tar.gz (SageMaker's model artifacts are a gzipped tar archive).",
@@ -75,7 +75,7 @@ class ArtifactPages:
             await self._ensure_bucket(region, bucket)
             received = await receive_body(request.receive, request.headers, service.blobs)
         except ServiceError as error:
-            await drain(request.receive)
+            await request.discard_body()
             return text(f"{error.code}: {error.message}", error.status)
         try:
             with received.temporary.open("rb") as head:
