@@ -154,6 +154,7 @@ class EmulatorApp:
         self.control = JsonProtocol("sagemaker")
         self.runtime_protocol = RestJsonProtocol("sagemaker-runtime")
         self._started = False
+        self._console: Any = None  # the web console's ASGI app, made on its first request
 
     # ---- ASGI entry --------------------------------------------------------------------------
 
@@ -164,6 +165,9 @@ class EmulatorApp:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
+        if path == "/console" or path.startswith("/console/"):
+            await self._console_app()(scope, receive, send)
+            return
         method: str = scope["method"]
         if path == STATUS_PATH and method == "GET":
             answer = await asyncio.to_thread(self._status)
@@ -248,6 +252,13 @@ class EmulatorApp:
             if self.components is not None and self._started
             else None,
         }
+
+    def _console_app(self) -> Any:
+        if self._console is None:
+            from dockyard.emulator.console.app import ConsoleApp
+
+            self._console = ConsoleApp(self.settings, lambda: self._parts)
+        return self._console
 
     @property
     def _parts(self) -> Components:
