@@ -113,7 +113,8 @@ def table_lines(rows: list[Row], workload: str, concurrency: int) -> list[str]:
         p99 = ratio(res.p99_ms, base.p99_ms if base else None) if is_peer else "—"
         rate = f" {res.rps * row.body_bytes / 1e6:,.1f} |" if mb else ""
         cells = (
-            f"{res.rps:,.0f} |{rate} {res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.errors} | {res.other_cpu:.0%}"
+            f"{res.rps:,.0f} |{rate} {res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.errors} | "
+            f"{res.server_cpu_us:,.0f} | {res.other_cpu:.0%}"
         )
         lines.append(f"| {row.name} | {cells} | {thr} | {p99} |")
     return lines
