@@ -40,6 +40,9 @@ class WrkResult:
     non_2xx: int
     socket_errors: int
     other_cpu: float = 0.0  # share of all CPU time used by processes other than wrk and the server
+    # The server's own CPU time per request (all its processes): what a request costs it, which the
+    # others' load on a shared machine changes far less than it changes req/s and latency.
+    server_cpu_us: float = 0.0
 
     @property
     def errors(self) -> int:
@@ -93,8 +96,10 @@ def run_wrk(
         log.write(f"$ {' '.join(argv)}\n{done.stdout}{done.stderr}\n")
     if done.returncode != 0:
         raise ServerError(f"wrk failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    other_cpu = before.others_since(CpuSample.take(sid))
-    return dataclasses.replace(parse_wrk(done.stdout, concurrency), other_cpu=other_cpu)
+    after = CpuSample.take(sid)
+    result = parse_wrk(done.stdout, concurrency)
+    cpu_us = (after.server - before.server) / CLK_TCK / max(1, result.requests) * 1e6
+    return dataclasses.replace(result, other_cpu=before.others_since(after), server_cpu_us=cpu_us)
 
 
 # ----------------------------------------------------------------------------- machine noise
@@ -161,7 +166,8 @@ def wait_for_quiet(max_wait_s: float) -> float:
 def summary(result: WrkResult) -> str:
     return (
         f"c={result.concurrency:<3} {result.rps:>10,.0f} req/s  p50 {result.p50_ms:.2f} ms  "
-        f"p99 {result.p99_ms:.2f} ms  errors {result.errors}  others' CPU {result.other_cpu:.0%}"
+        f"p99 {result.p99_ms:.2f} ms  errors {result.errors}  server CPU {result.server_cpu_us:.0f} µs/req  "
+        f"others' CPU {result.other_cpu:.0%}"
     )
 
 

@@ -97,23 +97,24 @@ def table_lines(rows: list[Row], workload: str, concurrency: int) -> list[str]:
     base = result_of(rows, "dockyard", workload, concurrency)
     mb = workload == "csv1000"
     lines = [
-        "| server | req/s | " + ("MB/s | " if mb else "") + "p50 ms | p99 ms | errors | others' CPU "
-        "| dockyard ÷ it, req/s | its p99 ÷ dockyard p99 |",
-        "|---|---:|" + ("---:|" if mb else "") + "---:|---:|---:|---:|---:|---:|",
+        "| server | req/s | " + ("MB/s | " if mb else "") + "p50 ms | p99 ms | errors | server CPU µs/req "
+        "| others' CPU | dockyard ÷ it, req/s | its p99 ÷ dockyard p99 |",
+        "|---|---:|" + ("---:|" if mb else "") + "---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         if row.workload != workload:
             continue
         res = row.results.get(concurrency) if row.status == "ok" else None
         if res is None:
-            lines.append(f"| {row.name} | {row.reason or row.status} |" + " |" * (7 if mb else 6))
+            lines.append(f"| {row.name} | {row.reason or row.status} |" + " |" * (8 if mb else 7))
             continue
         is_peer = row.name in PEER_ROWS
         thr = ratio(base.rps if base else None, res.rps) if is_peer else "—"
         p99 = ratio(res.p99_ms, base.p99_ms if base else None) if is_peer else "—"
         rate = f" {res.rps * row.body_bytes / 1e6:,.1f} |" if mb else ""
         cells = (
-            f"{res.rps:,.0f} |{rate} {res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.errors} | {res.other_cpu:.0%}"
+            f"{res.rps:,.0f} |{rate} {res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.errors} | "
+            f"{res.server_cpu_us:,.0f} | {res.other_cpu:.0%}"
         )
         lines.append(f"| {row.name} | {cells} | {thr} | {p99} |")
     return lines
@@ -142,8 +143,9 @@ def target_lines(rows: list[Row]) -> list[str]:
         new, old = result_of(rows, name, "sklearn", 32), result_of(rows, f"{name}-base", "sklearn", 32)
         if new and old:
             lines.append(
-                f"| {name} ÷ {name}-base (same run), req/s; p99 | {new.rps / old.rps:.2f}; "
-                f"{new.p99_ms / old.p99_ms:.2f} | |"
+                f"| {name} ÷ {name}-base (same run): req/s; p99; server CPU per request | "
+                f"{new.rps / old.rps:.2f}; {new.p99_ms / old.p99_ms:.2f}; "
+                f"{new.server_cpu_us / max(1e-9, old.server_cpu_us):.2f} | |"
             )
     return lines
 

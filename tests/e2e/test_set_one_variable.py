@@ -99,9 +99,9 @@ def local_aws(tmp_path_factory: pytest.TempPathFactory, docker_client: docker.Do
     emulator.start()
     yield emulator.url
     emulator.stop()
-    from dockyard.emulator.sagemaker.reconciler import Reconciler
+    from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
 
-    Reconciler(state_dir).stop_all()
+    remove_fleet_containers(state_dir)
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,10 @@ class Emulator:
 
     def start(self, timeout: float = 60) -> float:
         """Start it and wait until it says it is ready; the seconds that took."""
+        from dockyard.emulator.security.credentials import save_credentials
+
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        save_credentials(self.state_dir, KEY)  # the secret the emulator checks signatures against
         command = [sys.executable, "-m", "dockyard.emulator", "--port", str(self.port)]
         command += ["--state-dir", str(self.state_dir)]
         began = time.monotonic()
@@ -95,9 +98,9 @@ class Emulator:
                 self.process.wait()
 
     def remove_containers(self) -> None:
-        from dockyard.emulator.sagemaker.reconciler import Reconciler
+        from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
 
-        Reconciler(self.state_dir).stop_all()
+        remove_fleet_containers(self.state_dir)
 
     def tail(self, lines: int = 40) -> str:
         try:

@@ -34,9 +34,9 @@ WARM_UP = 1.5  # seconds of load before the fault
 
 
 def endpoint_containers(client: docker.DockerClient, emulator: Emulator, endpoint: str) -> list[str]:
-    from dockyard.emulator.sagemaker.reconciler import Reconciler
+    from dockyard.emulator.sagemaker.instances import emulator_id as emulator_label
 
-    emulator_id = Reconciler(emulator.state_dir).containers.emulator_id
+    emulator_id = emulator_label(emulator.state_dir)
     labels = [f"{LABEL_EMULATOR}={emulator_id}", f"{LABEL_ENDPOINT}={endpoint}"]
     found = client.api.containers(filters={"label": labels, "status": "running"})
     return sorted(str(c["Names"][0]).lstrip("/") for c in found)

@@ -75,9 +75,13 @@ def test_sigterm_finishes_every_request_sent_before_it(start_server) -> None:
     request = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 1\r\n\r\n2"
     connections = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(10)]
     try:
-        for sock in connections:
+        # Two requests keep both workers' models busy; the other eight arrive while they predict.
+        for sock in connections[:2]:
             sock.sendall(request)
-        time.sleep(0.5)
+        time.sleep(0.25)
+        for sock in connections[2:]:
+            sock.sendall(request)
+        time.sleep(0.25)
         server.process.send_signal(15)
         started = time.monotonic()
         answers = [_read_response(sock) for sock in connections]

@@ -128,6 +128,8 @@ class Runner:
             outcomes[0][0].get_loop().call_soon_threadsafe(_settle, outcomes, sizes, self.on_batch)
 
     def _run_one(self, job: Job) -> Outcome:
+        if job.future.done():  # cancelled by the shutdown's timeout: nobody waits for it
+            return job.future, None, None
         pipeline = self.pipeline
         context = job.context
         deadline = self.deadline

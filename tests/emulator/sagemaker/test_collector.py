@@ -10,6 +10,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from dockyard.emulator.route_table import Router
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from tests.emulator.runtime.fleet_kit import (
     PREFIX,
@@ -36,8 +37,15 @@ def test_model_data_of_deleted_endpoints_is_collected_and_reported(
 ) -> None:
     events = Recorder()
     state = tmp_path / "state"
-    fleet = Reconciler(state, container_prefix=PREFIX, monitor_interval=0.3, stop_grace=2.0, collect_grace=0)
-    fleet.bind(events)
+    fleet = Reconciler(
+        state,
+        Router(),
+        events,
+        container_prefix=PREFIX,
+        monitor_interval=0.3,
+        stop_grace=2.0,
+        collect_grace=0,
+    )
     fleet.start()
     try:
         kept = make_variant(image("dockyard"), model_url=model_archive(tmp_path / "a").as_uri())

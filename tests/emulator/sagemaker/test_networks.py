@@ -10,6 +10,7 @@ import docker
 import httpx
 import pytest
 
+from dockyard.emulator.route_table import Router
 from dockyard.emulator.sagemaker.networks import ENDPOINTS_NETWORK, ISOLATED_NETWORK
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from tests.emulator.runtime.fleet_kit import (
@@ -110,8 +111,9 @@ def test_endpoints_run_on_dockyards_network_and_isolated_models_have_no_way_out(
 def test_a_missing_image_is_pulled_only_when_the_emulator_allows_it(
     tmp_path: Path, events: Recorder, registry: str, docker_client: docker.DockerClient
 ) -> None:
-    fleet = Reconciler(tmp_path / "state", container_prefix=PREFIX, stop_grace=1.0, pull=True)
-    fleet.bind(events)
+    fleet = Reconciler(
+        tmp_path / "state", Router(), events, container_prefix=PREFIX, stop_grace=1.0, pull=True
+    )
     fleet.start()
     try:
         missing = f"{registry}/dy-fleet-missing:none"

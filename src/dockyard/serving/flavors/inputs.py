@@ -29,14 +29,13 @@ def describe_shape(dims: Sequence[Any]) -> str:
     return f"({', '.join(names)}{',' if len(names) == 1 else ''})"
 
 
-def check_rows(array: Array, model: str, features: int | None) -> None:
-    """A 2-D array (rows x features) with ``features`` columns when the model declares how many."""
-    if array.ndim == 2 and (features is None or array.shape[1] == features):
+def check_rows(array: Array, model: str, features: int) -> None:
+    """A 2-D array (rows x features) with the model's ``features`` columns."""
+    if array.ndim == 2 and array.shape[1] == features:
         return
-    expected = describe_shape(["rows", features if features is not None else "features"])
     raise BadRequest(
-        f"the {model} model takes rows of {features if features is not None else 'its'} features, shape "
-        f"{expected}; the request has shape {tuple(array.shape)}"
+        f"the {model} model takes rows of {features} features, shape {describe_shape([None, features])}; "
+        f"the request has shape {tuple(array.shape)}"
     )
 
 
