@@ -133,9 +133,9 @@ def local_aws(
     assert exports["AWS_ENDPOINT_URL"] == emulator.url
     yield LocalAws(emulator.url, exports)
     emulator.stop()
-    from dockyard.emulator.sagemaker.reconciler import Reconciler
+    from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
 
-    Reconciler(state_dir).stop_all()
+    remove_fleet_containers(state_dir)
 
 
 @pytest.fixture(scope="module")
