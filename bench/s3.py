@@ -44,10 +44,13 @@ from pathlib import Path
 
 import httpx
 
+from dockyard.emulator.security.credentials import save_credentials
+
 BENCH = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 MB = 1_000_000
 TARGET_RATIO = 2.0
+SECRET = "dockyard-bench-secret"
 
 
 @dataclass
@@ -131,7 +134,7 @@ def aws(server: Server, workdir: Path, *args: str) -> None:
     env.update(
         AWS_ENDPOINT_URL=server.url,
         AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_SECRET_ACCESS_KEY=SECRET,
         AWS_DEFAULT_REGION="us-east-1",
         AWS_CONFIG_FILE=str(workdir / "no-config"),
         AWS_SHARED_CREDENTIALS_FILE=str(workdir / "no-credentials"),
@@ -181,6 +184,8 @@ def main() -> int:
         for _ in range(options.size_mb):
             out.write(os.urandom(MB))
     emulator_port, moto_port = free_port(), free_port()
+    # The emulator checks SigV4 signatures against its state directory's secret: the one the CLI uses.
+    save_credentials(workdir / "state", SECRET)
     emulator = Server(
         "emulator",
         [

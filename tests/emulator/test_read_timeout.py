@@ -47,6 +47,20 @@ def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProc
     process.stop()
 
 
+def _signed_head(emulator: EmulatorProcess, body: bytes) -> bytes:
+    """The head of a ListModels request signed as boto3 signs it (with the test suite's key)."""
+    request = AWSRequest(
+        method="POST",
+        url=f"{emulator.url}/",
+        data=body,
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.ListModels"},
+    )
+    SigV4Auth(Credentials(FAKE_KEY, FAKE_KEY), "sagemaker", REGION).add_auth(request)
+    lines = [f"{name}: {value}" for name, value in request.headers.items()]
+    lines += [f"Host: 127.0.0.1:{emulator.port}", f"Content-Length: {len(body)}"]
+    return ("POST / HTTP/1.1\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode()
+
+
 def _connect(emulator: EmulatorProcess) -> socket.socket:
     return socket.create_connection(("127.0.0.1", emulator.port), timeout=10)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dockyard.cli import build, check, deploy, emulator, init, package, push, run
+from dockyard.cli import build, check, deploy, emulator, init, package, push, run, web_console
 from dockyard.cli.common import console, reports_errors
 
 app = typer.Typer(
@@ -57,5 +57,5 @@ def _root(
 
 # Each command group lives in its own module with a register(app); they import their heavy
 # dependencies inside the commands, so that `dockyard --help` stays fast.
-for _module in (init, package, build, run, check, push, emulator, deploy):
+for _module in (init, package, build, run, check, push, emulator, deploy, web_console):
     _module.register(app)

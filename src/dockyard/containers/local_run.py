@@ -31,7 +31,7 @@ import httpx
 
 from dockyard.containers.engine import connect, docker_errors
 from dockyard.containers.hardening import hardened_host_config
-from dockyard.containers.model_layer import model_tar
+from dockyard.containers.model_layer import model_tar, writes_under_model_dir
 from dockyard.containers.run_spec import (
     CONTAINER_PORT,
     KILL_WAIT,
@@ -387,17 +387,7 @@ class LocalContainer:
         assert self.container is not None
         with docker_errors(f"listing the changes in {self.name}"):
             changes: list[dict[str, Any]] = self.container.diff() or []
-        kinds = {0: "changed", 1: "added", 2: "deleted"}
-        found = [
-            (str(change["Path"]), kinds.get(int(change["Kind"]), "changed"))
-            for change in changes
-            if str(change["Path"]) == MODEL_DIR or str(change["Path"]).startswith(MODEL_DIR + "/")
-        ]
-        # Python tries to cache bytecode next to imported handler code; on a read-only directory it
-        # silently does without, so these are not writes that would fail.
-        found = [(path, kind) for path, kind in found if "/__pycache__" not in path]
-        children = [(path, kind) for path, kind in found if path != MODEL_DIR]
-        return [f"{kind} {path}" for path, kind in (children or found)]
+        return writes_under_model_dir(changes)
 
 
 @functools.cache

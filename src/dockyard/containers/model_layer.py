@@ -5,7 +5,7 @@ from __future__ import annotations
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from dockyard.containers.run_spec import MODEL_DIR
 
@@ -29,3 +29,19 @@ def model_tar(model_dir: Path) -> IO[bytes]:
         tar.add(model_dir, arcname=MODEL_DIR.lstrip("/"), filter=as_root)
     spool.seek(0)
     return spool
+
+
+def writes_under_model_dir(changes: list[dict[str, Any]]) -> list[str]:
+    """``docker diff`` entries under /opt/ml/model, as "added /opt/ml/model/x" (what would fail on
+    SageMaker's read-only directory)."""
+    kinds = {0: "changed", 1: "added", 2: "deleted"}
+    found = [
+        (str(change["Path"]), kinds.get(int(change["Kind"]), "changed"))
+        for change in changes
+        if str(change["Path"]) == MODEL_DIR or str(change["Path"]).startswith(MODEL_DIR + "/")
+    ]
+    # Python tries to cache bytecode next to imported handler code; on a read-only directory it
+    # silently does without, so these are not writes that would fail.
+    found = [(path, kind) for path, kind in found if "/__pycache__" not in path]
+    children = [(path, kind) for path, kind in found if path != MODEL_DIR]
+    return [f"{kind} {path}" for path, kind in (children or found)]

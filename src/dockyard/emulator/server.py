@@ -47,7 +47,7 @@ from dockyard.emulator.errors import (
 from dockyard.emulator.route_table import Router
 from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, classify, signing_scope
 from dockyard.emulator.runtime.invoke import Runtime
-from dockyard.emulator.s3.app import S3App
+from dockyard.emulator.s3.app import S3App, for_s3
 from dockyard.emulator.s3.service import S3Service
 from dockyard.emulator.sagemaker.domain import (
     Endpoint,
@@ -154,6 +154,7 @@ class EmulatorApp:
         self.control = JsonProtocol("sagemaker")
         self.runtime_protocol = RestJsonProtocol("sagemaker-runtime")
         self._started = False
+        self._console: Any = None  # the web console's ASGI app, made on its first request
 
     # ---- ASGI entry --------------------------------------------------------------------------
 
@@ -164,6 +165,9 @@ class EmulatorApp:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
+        if path == "/console" or path.startswith("/console/"):
+            await self._console_app()(scope, receive, send)
+            return
         method: str = scope["method"]
         if path == STATUS_PATH and method == "GET":
             answer = await asyncio.to_thread(self._status)
@@ -200,7 +204,11 @@ class EmulatorApp:
         elif route.protocol is Protocol.QUERY and route.service in self._query_services:
             service = self._query_services[route.service]
             await serve_query(service, ctx, query_string, receive, send)
-        elif route.protocol is Protocol.REST and route.service == "s3" and self._s3 is not None:
+        elif (
+            route.protocol is Protocol.REST
+            and self._s3 is not None
+            and for_s3(route.service, headers, query_string)
+        ):
             await self._s3(ctx, scope, receive, send)
         elif route.protocol is Protocol.REST and route.service in ("", "sagemaker"):
             await self._send_control_error(
@@ -244,6 +252,13 @@ class EmulatorApp:
             if self.components is not None and self._started
             else None,
         }
+
+    def _console_app(self) -> Any:
+        if self._console is None:
+            from dockyard.emulator.console.app import ConsoleApp
+
+            self._console = ConsoleApp(self.settings, lambda: self._parts)
+        return self._console
 
     @property
     def _parts(self) -> Components:

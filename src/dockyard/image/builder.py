@@ -8,6 +8,7 @@ output lines: no docker SDK exception or traceback reaches the user.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import deque
@@ -22,7 +23,7 @@ from rich.markup import escape
 from rich.status import Status
 
 from dockyard.containers.engine import connect, docker_errors
-from dockyard.errors import BuildError, ContainerError
+from dockyard.errors import BuildError, ContainerError, DockyardError
 
 TAIL_LINES = 15
 BUILD_TIMEOUT = 3600  # seconds the engine may stay silent (a long pip install prints little)
@@ -104,12 +105,17 @@ class _BuildStream:
         self._partial = ""
         self._open: Step | None = None
         self._before_first: deque[str] = deque(maxlen=TAIL_LINES)
+        self._failed: BuildError | None = None
 
     @property
     def current(self) -> Step | None:
         return self.steps[-1] if self.steps else None
 
     def feed(self, message: Mapping[str, Any]) -> None:
+        # After an error, read on without looking: the engine ends the stream there, and a stream read
+        # to its end closes its socket (one abandoned mid-way is left open for the garbage collector).
+        if self._failed is not None:
+            return
         if "stream" in message:
             lines = (self._partial + str(message["stream"])).split("\n")
             self._partial = lines.pop()
@@ -125,9 +131,14 @@ class _BuildStream:
         if "error" in message or "errorDetail" in message:
             self._flush()
             detail = message.get("errorDetail") or {}
-            raise self._failure(str(message.get("error") or detail.get("message") or "unknown error"))
+            self._failed = self._failure(
+                str(message.get("error") or detail.get("message") or "unknown error")
+            )
 
     def finish(self) -> None:
+        """At the end of the stream: the step that failed, if one did."""
+        if self._failed is not None:
+            raise self._failed
         self._flush()
         self._close_current()
 
@@ -254,9 +265,13 @@ class ImageBuilder:
                 for message in messages:
                     stream.feed(message)
                 stream.finish()
-            finally:
+            except BaseException:
                 if discard_stage is not None:
-                    self._discard_stage(stream.steps, discard_stage)
+                    with contextlib.suppress(DockyardError):  # the build's own error is the one to see
+                        self._discard_stage(stream.steps, discard_stage)
+                raise
+            if discard_stage is not None:
+                self._discard_stage(stream.steps, discard_stage)
             if stream.image_id is None:
                 raise BuildError(f"the engine finished building {tags[0]} without naming an image")
             for tag in tags[1:]:

@@ -27,9 +27,9 @@ def s3_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorPr
     process.start()
     yield process
     process.stop()
-    from dockyard.emulator.sagemaker.reconciler import Reconciler
+    from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
 
-    Reconciler(state_dir).stop_all()
+    remove_fleet_containers(state_dir)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
+import httpx
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -143,6 +144,9 @@ def test_virtual_host_addressing(s3_emulator: EmulatorProcess, bucket: str) -> N
     response = signed("GET", f"{s3_emulator.url}/v/key.txt", headers={"Host": f"{bucket}.s3.localhost"})
     assert response.status_code == 200
     assert response.content == b"virtual"
+    # Unsigned, the host name alone says S3: the answer is S3's (whatever it decides about anonymity).
+    anonymous = httpx.get(f"{s3_emulator.url}/v/key.txt", headers={"Host": f"{bucket}.localhost"})
+    assert "x-amz-request-id" in anonymous.headers
 
 
 def test_operations_not_served_are_named(s3_emulator: EmulatorProcess, s3: Any, bucket: str) -> None:

@@ -70,3 +70,16 @@ def test_cli_copies_a_50_mb_file_up_multipart_and_back(
     assert aws(s3_emulator, tmp_path, "s3", "ls", "s3://dy-cli/").strip() == ""
     aws(s3_emulator, tmp_path, "s3", "rb", "s3://dy-cli")
     assert "dy-cli" not in aws(s3_emulator, tmp_path, "s3", "ls")
+
+
+def test_a_restart_sweeps_files_nothing_refers_to(s3_emulator: EmulatorProcess, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"kept bytes")
+    stray = s3_emulator.state_dir / "s3" / "blobs" / "ab" / ("ab" + "0" * 30)
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"left by a crash between the rename and the commit")
+    leftover = s3_emulator.state_dir / "s3" / "incoming" / "upload-interrupted"
+    leftover.write_bytes(b"half a body")
+    s3_emulator.restart()
+    assert not stray.exists()
+    assert not leftover.exists()
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"kept bytes"

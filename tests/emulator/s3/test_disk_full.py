@@ -21,7 +21,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from dockyard.emulator.security.credentials import save_credentials
+from dockyard.emulator.security.credentials import SECRET_ENV, save_credentials
 from tests.aws_fixtures import FAKE_KEY, REGION, _free_port
 
 MIB = 1024 * 1024
@@ -39,9 +39,8 @@ def small_disk_emulator(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         f"mount -t tmpfs -o size=3m dockyard-test {state / 's3'} && "
         f"exec {sys.executable} -m dockyard.emulator --port {port} --state-dir {state}"
     )
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DOCKYARD_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
-    }
+    unwanted = ("DOCKYARD_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", SECRET_ENV)
+    env = {k: v for k, v in os.environ.items() if k not in unwanted}
     log = (tmp_path / "emulator.log").open("wb")
     process = subprocess.Popen(
         [unshare, "-rm", "sh", "-c", script], stdout=log, stderr=subprocess.STDOUT, env=env

@@ -12,8 +12,9 @@ from botocore.compat import HTTPHeaders
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
-from dockyard.emulator.aws.rest_xml import MalformedInput, MalformedXML, RestXmlProtocol
+from dockyard.emulator.aws.rest_xml import RestXmlProtocol
 from dockyard.emulator.aws.service_models import service_model
+from dockyard.emulator.aws.xml_values import MalformedInput, MalformedXML
 from dockyard.emulator.s3.errors import NoSuchKey
 
 MODEL = service_model("s3")

@@ -228,3 +228,29 @@ def test_signature_version_2_is_refused_with_its_own_kind() -> None:
 
 def test_no_signature_at_all_is_told_apart() -> None:
     assert signature_inputs(RequestParts("GET", "/", "a=1", [("host", "localhost")])) is None
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "X-Amz-Signature=ab&X-Amz-Algorithm=AWS4-HMAC-SHA256",
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
+            "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
+        ),
+        (
+            "X-Amz-Algorithm=HMAC&X-Amz-Credential=a%2F20261202%2Fus-east-1%2Fs3%2Faws4_request"
+            "&X-Amz-Date=20261202T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=ab",
+            'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"',
+        ),
+        (
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a%2F20261202%2Fus-east-1%2Fs3%2Faws4_request"
+            "&X-Amz-Date=20261202T000000Z&X-Amz-Expires=604801&X-Amz-SignedHeaders=host&X-Amz-Signature=ab",
+            "X-Amz-Expires must be a number of seconds from 0 to 604800",
+        ),
+    ],
+)
+def test_malformed_presigned_queries_say_what_is_wrong(query: str, message: str) -> None:
+    with pytest.raises(SignatureProblem) as caught:
+        signature_inputs(RequestParts("GET", "/b/k", query, [("host", "localhost")]))
+    assert (caught.value.kind, caught.value.message) == ("malformed-query", message)

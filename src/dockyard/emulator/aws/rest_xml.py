@@ -10,10 +10,6 @@ Payload bodies (object data) are not handled here: the caller streams them.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
-import email.utils
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,9 +17,17 @@ from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-from botocore.model import ListShape, OperationModel, Shape, StructureShape
+from botocore.model import OperationModel, Shape, StructureShape
 
 from dockyard.emulator.aws.service_models import service_model
+from dockyard.emulator.aws.xml_values import (
+    MalformedXML,
+    from_xml,
+    header_text,
+    scalar,
+    to_xml,
+    xml_name,
+)
 from dockyard.emulator.errors import ServiceError
 
 XML = b"application/xml"
@@ -41,18 +45,6 @@ ROOTS: dict[str, str] = {
     "DeleteObjects": "DeleteResult",
     "GetBucketTagging": "Tagging",
 }
-
-
-class MalformedInput(ServiceError):
-    """A request whose query, headers or XML body do not have the model's types (S3's InvalidArgument)."""
-
-    code = "InvalidArgument"
-    status = 400
-
-
-class MalformedXML(ServiceError):
-    code = "MalformedXML"
-    status = 400
 
 
 @dataclass(frozen=True)
@@ -147,123 +139,6 @@ def _bind(op: OperationModel) -> _Binding:
     )
 
 
-# ---- scalar values ------------------------------------------------------------------------------
-
-
-def _scalar(text: str, shape: Shape, where: str) -> Any:
-    type_name = shape.type_name
-    try:
-        if type_name in ("integer", "long"):
-            return int(text)
-        if type_name in ("float", "double"):
-            return float(text)
-        if type_name == "boolean":
-            return {"true": True, "false": False}[text.lower()]
-        if type_name == "timestamp":
-            return _parse_time(text)
-        if type_name == "blob":
-            return base64.b64decode(text, validate=True)
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise MalformedInput(f"The value {text!r} of {where} is not a valid {type_name}") from None
-    return text
-
-
-def _parse_time(text: str) -> dt.datetime:
-    if text[:1].isdigit() and "T" in text:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return email.utils.parsedate_to_datetime(text)
-
-
-def iso_time(value: dt.datetime) -> str:
-    """S3's XML timestamps: ``2026-12-02T14:24:25.000Z``."""
-    stamp = value.astimezone(dt.UTC) if value.tzinfo else value
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
-
-
-def http_time(value: dt.datetime) -> str:
-    stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return email.utils.format_datetime(stamp.astimezone(dt.UTC), usegmt=True)
-
-
-def _header_text(value: Any, shape: Shape) -> bytes:
-    if shape.type_name == "boolean":
-        return b"true" if value else b"false"
-    if shape.type_name == "timestamp" and isinstance(value, dt.datetime):
-        return http_time(value).encode("ascii")
-    return str(value).encode("latin-1", errors="replace")
-
-
-# ---- XML ----------------------------------------------------------------------------------------
-
-
-def _xml_name(shape: Shape, default: str) -> str:
-    return str(shape.serialization.get("name", default))
-
-
-def _to_xml(shape: Shape, name: str, value: Any, out: list[str]) -> None:
-    if isinstance(shape, StructureShape):
-        out.append(f"<{name}>")
-        for member, member_shape in shape.members.items():
-            item = value.get(member)
-            if item is None or member_shape.serialization.get("location"):
-                continue
-            _member_xml(member_shape, member, item, out)
-        out.append(f"</{name}>")
-    elif isinstance(shape, ListShape):
-        out.append(f"<{name}>")
-        element = _xml_name(shape.member, "member")
-        for item in value:
-            _to_xml(shape.member, element, item, out)
-        out.append(f"</{name}>")
-    else:
-        out.append(f"<{name}>{escape(_text(shape, value))}</{name}>")
-
-
-def _member_xml(shape: Shape, member: str, value: Any, out: list[str]) -> None:
-    name = _xml_name(shape, member)
-    if isinstance(shape, ListShape) and shape.serialization.get("flattened"):
-        element = _xml_name(shape.member, name) if "name" in shape.member.serialization else name
-        for item in value:
-            _to_xml(shape.member, element, item, out)
-    else:
-        _to_xml(shape, name, value, out)
-
-
-def _text(shape: Shape, value: Any) -> str:
-    if shape.type_name == "boolean":
-        return "true" if value else "false"
-    if shape.type_name == "timestamp" and isinstance(value, dt.datetime):
-        return iso_time(value)
-    if shape.type_name == "blob" and isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    return str(value)
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def _from_xml(shape: Shape, element: ElementTree.Element, where: str) -> Any:
-    if isinstance(shape, StructureShape):
-        result: dict[str, Any] = {}
-        children: dict[str, list[ElementTree.Element]] = {}
-        for child in element:
-            children.setdefault(_local(child.tag), []).append(child)
-        for member, member_shape in shape.members.items():
-            name = _xml_name(member_shape, member)
-            if isinstance(member_shape, ListShape) and member_shape.serialization.get("flattened"):
-                element_name = _xml_name(member_shape.member, name)
-                found = children.get(element_name, []) or children.get(name, [])
-                if found:
-                    result[member] = [_from_xml(member_shape.member, c, f"{where}.{member}") for c in found]
-            elif name in children:
-                result[member] = _from_xml(member_shape, children[name][0], f"{where}.{member}")
-        return result
-    if isinstance(shape, ListShape):
-        return [_from_xml(shape.member, child, where) for child in element]
-    return _scalar((element.text or "").strip(), shape, where)
-
-
 class RestXmlProtocol:
     def __init__(self, service: str = "s3") -> None:
         self.model = service_model(service)
@@ -311,10 +186,10 @@ class RestXmlProtocol:
         params: dict[str, Any] = dict(labels)
         for key, member, shape in binding.in_query:
             if key in query:
-                params[member] = _scalar(query[key], shape, key)
+                params[member] = scalar(query[key], shape, key)
         for header, member, shape in binding.in_headers:
             if header in headers:
-                params[member] = _scalar(headers[header], shape, header)
+                params[member] = scalar(headers[header], shape, header)
         if binding.in_prefixed is not None:
             prefix, member = binding.in_prefixed
             found = {k[len(prefix) :]: v for k, v in headers.items() if k.startswith(prefix)}
@@ -334,7 +209,7 @@ class RestXmlProtocol:
             raise MalformedXML(
                 "The XML you provided was not well-formed or did not validate against our published schema"
             ) from None
-        return {member: _from_xml(shape, root, member)}
+        return {member: from_xml(shape, root, member)}
 
     def payload_shape(self, operation: str) -> Shape | None:
         payload = self._bindings[operation].in_payload
@@ -346,7 +221,7 @@ class RestXmlProtocol:
         """Status and the header-bound members of a result (for a response whose body is streamed)."""
         binding = self._bindings[operation]
         headers = [
-            (header, _header_text(value, shape))
+            (header, header_text(value, shape))
             for member, header, shape in binding.out_headers
             if (value := result.get(member)) is not None
         ]
@@ -388,7 +263,7 @@ class RestXmlProtocol:
             value = result.get(member)
             if not isinstance(shape, StructureShape) or value is None:
                 return b""
-            _to_xml(shape, _xml_name(shape, member), value, out)
+            to_xml(shape, xml_name(shape, member), value, out)
         elif binding.name == "GetBucketLocation":
             # The whole document is the one member, read by botocore's handler as the root's text.
             out.append(
@@ -397,7 +272,7 @@ class RestXmlProtocol:
         elif binding.output_shape is not None and any(
             "location" not in m.serialization for m in binding.output_shape.members.values()
         ):
-            _to_xml(binding.output_shape, ROOTS.get(binding.name, binding.output_shape.name), result, out)
+            to_xml(binding.output_shape, ROOTS.get(binding.name, binding.output_shape.name), result, out)
         else:
             return b""
         if self.namespace and out:

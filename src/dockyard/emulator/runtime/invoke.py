@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ModelError, ModelStreamError, ServiceUnavailable, ValidationError
 from dockyard.emulator.route_table import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
+from dockyard.emulator.runtime.metrics import EndpointMetrics
 from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError, Response
 
 INVOCATION_TIMEOUT = 60.0  # SageMaker's limit on a container's answer to /invocations
@@ -71,6 +72,7 @@ class Runtime:
         self.report_unreachable = report_unreachable
         self.invocation_timeout = invocation_timeout
         self.ready_wait = ready_wait
+        self.metrics = EndpointMetrics()  # per endpoint and minute, for the console's charts
         self._pool: Pool | None = None
 
     @property
@@ -93,8 +95,10 @@ class Runtime:
         def post(instance: Instance) -> Awaitable[Response]:
             return self.pool.post(instance.origin, INVOCATIONS, headers, body)
 
+        started = time.perf_counter()
         variant, instance, response = await self._send(ctx, params, post)
         instance.outstanding -= 1  # the whole answer is in
+        self.metrics.record(params["EndpointName"], response.status, time.perf_counter() - started)
         if not 200 <= response.status < 300:
             text = response.body.decode("utf-8", "replace")
             raise _model_error(ctx, params["EndpointName"], response.status, text)
@@ -108,7 +112,10 @@ class Runtime:
         def stream(instance: Instance) -> Awaitable[tuple[Response, AsyncGenerator[bytes, None]]]:
             return self.pool.stream(instance.origin, INVOCATIONS, headers, body)
 
+        started = time.perf_counter()
         variant, instance, (response, chunks) = await self._send(ctx, params, stream)
+        # A stream's latency is its time to the first byte of the answer.
+        self.metrics.record(params["EndpointName"], response.status, time.perf_counter() - started)
         if not 200 <= response.status < 300:
             try:
                 text = b"".join([chunk async for chunk in chunks]).decode("utf-8", "replace")
@@ -141,9 +148,11 @@ class Runtime:
                 route = self.router.get(endpoint) or route
             except TimeoutError:
                 instance.outstanding -= 1
+                self.metrics.record(name, 0, None)
                 raise _model_error(ctx, name, None, TIMEOUT_MESSAGE) from None
             except Broken as exc:
                 instance.outstanding -= 1
+                self.metrics.record(name, 0, None)
                 raise _model_error(ctx, name, None, _broken(exc)) from None
             except BaseException:
                 instance.outstanding -= 1

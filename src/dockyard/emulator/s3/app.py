@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -24,7 +24,7 @@ from dockyard.emulator.s3.errors import (
     MaxMessageLengthExceeded,
     NotImplementedOperation,
 )
-from dockyard.emulator.s3.ingest import drain, receive_body
+from dockyard.emulator.s3.ingest import receive_body
 from dockyard.emulator.s3.service import UPLOADS, S3Service
 
 log = logging.getLogger("dockyard.emulator.s3")
@@ -36,6 +36,20 @@ Send = Callable[[Message], Awaitable[None]]
 
 MAX_XML_BODY = 4 * 1024 * 1024  # a CompleteMultipartUpload of 10,000 parts is about 1 MB
 _IP = re.compile(r"\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:]+\]")
+
+
+def for_s3(scope_service: str, headers: Mapping[str, str], query_string: str) -> bool:
+    """Whether a REST request is for S3: signed for ``s3`` (SigV4), or in S3's own ways that carry no
+    SigV4 scope: a SigV2 signature (``Authorization: AWS key:sig``, or the ``AWSAccessKeyId`` and
+    ``Signature`` query parameters of a URL presigned the old way, which boto3 still makes by default),
+    or a bucket in the host name."""
+    if scope_service:
+        return scope_service == "s3"
+    if headers.get("authorization", "").startswith("AWS "):
+        return True
+    if "AWSAccessKeyId=" in query_string and "Signature=" in query_string:
+        return True
+    return virtual_bucket(headers.get("host", "")) is not None
 
 
 def virtual_bucket(host: str) -> str | None:
@@ -67,14 +81,12 @@ class S3App:
     async def __call__(self, ctx: Caller, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        receive = _Tracked(receive, headers)
         try:
             operation, params = self._parse(scope, method, headers)
             if operation in UPLOADS:
-                try:  # before the body is stored: a missing bucket or upload costs no disk
-                    await asyncio.to_thread(self.service.precheck, ctx, operation, params)
-                except ServiceError:
-                    await drain(receive)
-                    raise
+                # Before the body is read: a missing bucket or upload costs no disk and no transfer.
+                await asyncio.to_thread(self.service.precheck, ctx, operation, params)
                 body = await receive_body(receive, headers, self.service.blobs)
                 result = await asyncio.to_thread(self.service.upload, ctx, operation, params, body)
             elif operation == "GetObject":
@@ -86,11 +98,14 @@ class S3App:
                 result = await asyncio.to_thread(self.service.handle, ctx, operation, params)
             status, response_headers, payload = self.protocol.response(operation, result)
         except ServiceError as error:
-            await self._error(send, error, ctx, method)
+            await self._error(send, error, ctx, method, close=receive.unread)
             return
+        except _StreamCut:
+            return  # uvicorn closes a connection whose response did not complete
         except Exception as exc:
             log.exception("S3 request %s failed", ctx.request_id)
-            await self._error(send, InternalError(f"We encountered an internal error: {exc}"), ctx, method)
+            failure = InternalError(f"We encountered an internal error: {exc}")
+            await self._error(send, failure, ctx, method, close=receive.unread)
             return
         if method == "HEAD":
             await _respond(send, status, [*response_headers, _request_id(ctx)], b"", head=True)
@@ -126,19 +141,52 @@ class S3App:
         pieces = self.service.read(content)
         piece = await asyncio.to_thread(_next, pieces)
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        while piece is not None:
-            ahead = asyncio.ensure_future(asyncio.to_thread(_next, pieces))
-            try:
-                await send({"type": "http.response.body", "body": piece, "more_body": True})
-            finally:
-                piece = await ahead
+        try:
+            while piece is not None:
+                ahead = asyncio.ensure_future(asyncio.to_thread(_next, pieces))
+                try:
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+                finally:
+                    piece = await ahead
+        except OSError as exc:
+            # The status is sent: the only way left to say "failed" is to cut the body short.
+            log.error("S3 request %s: reading the object failed mid-stream: %s", ctx.request_id, exc)
+            raise _StreamCut from exc
         await send({"type": "http.response.body", "body": b""})
 
-    async def _error(self, send: Send, error: ServiceError, ctx: Caller, method: str) -> None:
-        status, headers, body = self.protocol.error_response(
-            error, ctx.request_id, head_only=method == "HEAD"
-        )
-        await _respond(send, status, headers, body, head=method == "HEAD" or status == 304)
+    async def _error(
+        self, send: Send, error: ServiceError, ctx: Caller, method: str, close: bool = False
+    ) -> None:
+        # A HEAD's error, and a 304, have no body (as S3 answers them).
+        bodiless = method == "HEAD" or error.status == 304
+        status, headers, body = self.protocol.error_response(error, ctx.request_id, head_only=bodiless)
+        if close:  # the rest of the request body was never read: it must not be taken for a request
+            headers.append((b"connection", b"close"))
+        await _respond(send, status, headers, body, head=bodiless)
+
+
+class _Tracked:
+    """The ASGI receive callable, remembering whether a request body was left (partly) unread."""
+
+    def __init__(self, receive: Receive, headers: Mapping[str, str]) -> None:
+        self._receive = receive
+        length = headers.get("content-length", "0")
+        self._expects_body = "transfer-encoding" in headers or (length.isdigit() and int(length) > 0)
+        self._done = False
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            self._done = True
+        return message
+
+    @property
+    def unread(self) -> bool:
+        return self._expects_body and not self._done
+
+
+class _StreamCut(Exception):
+    """A GetObject body that failed after its headers were sent."""
 
 
 def _next(pieces: Iterator[bytes]) -> bytes | None:

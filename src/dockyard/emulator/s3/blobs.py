@@ -82,5 +82,9 @@ class Blobs:
         for blob in blobs:
             self.path(blob).unlink(missing_ok=True)
 
+    def stored(self) -> set[str]:
+        """The id of every blob file on disk."""
+        return {path.name for path in self.data.glob("??/*") if _ID.fullmatch(path.name)}
+
     def discard(self, temporary: Path) -> None:
         temporary.unlink(missing_ok=True)

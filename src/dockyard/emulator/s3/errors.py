@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockyard.emulator.aws.rest_xml import MalformedInput, MalformedXML
+from dockyard.emulator.aws.xml_values import MalformedInput, MalformedXML
 from dockyard.emulator.errors import ServiceError
 
 __all__ = ["MalformedInput", "MalformedXML"]
@@ -115,6 +115,16 @@ class IncompleteBody(S3Error):
 
 class MaxMessageLengthExceeded(S3Error):
     code = "MaxMessageLengthExceeded"
+    status = 400
+
+
+class KeyTooLongError(S3Error):
+    code = "KeyTooLongError"
+    status = 400
+
+
+class MetadataTooLarge(S3Error):
+    code = "MetadataTooLarge"
     status = 400
 
 

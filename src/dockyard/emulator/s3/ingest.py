@@ -38,6 +38,7 @@ MAX_SIZE = 5 * 1024**3  # S3's limit for one PUT and for one part
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_LINE = 4096  # a chunk-size line (with its signature) or a trailer line
 _MAX_TRAILERS = 16 * 1024
+DRAIN_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -229,35 +230,32 @@ class _Body:
             if piece:
                 yield piece
 
-    async def drain(self) -> None:
-        """Read and drop the rest, so that the client, still sending, reads the error response."""
+    async def drain(self, limit: int = DRAIN_LIMIT) -> None:
+        """Read and drop the rest (up to ``limit`` bytes), so that a client still sending reads the
+        error response; beyond that the connection is closed after the response instead."""
+        read = 0
         try:
-            async for _ in self.pieces():
-                pass
+            async for piece in self.pieces():
+                read += len(piece)
+                if read > limit:
+                    return
         except IncompleteBody:
             pass
-
-
-async def drain(receive: Receive) -> None:
-    """Read and drop a request body that will not be used (the request failed before it)."""
-    await _Body(receive).drain()
 
 
 async def receive_body(receive: Receive, headers: Mapping[str, str], blobs: Blobs) -> Received:
     """Stream a request body into a temporary file under ``blobs``; raise S3's error (and keep nothing)
     when it is short, too large, or does not match a digest or checksum sent with it."""
     body = _Body(receive)
+    # Refused before any of the body is read: the response goes out at once (a client waiting on
+    # "Expect: 100-continue" never sends the body) and the server closes the connection after it.
+    plan = _plan(headers)
     try:
-        plan = _plan(headers)
         temporary, file = blobs.temporary()
     except OSError as exc:
-        await body.drain()
         full = disk_full(exc, blobs.root)
         if full is not None:
             raise full from None
-        raise
-    except BaseException:
-        await body.drain()
         raise
     try:
         with file:

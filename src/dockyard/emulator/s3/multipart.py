@@ -25,7 +25,7 @@ from dockyard.emulator.s3.errors import (
     NoSuchUpload,
 )
 from dockyard.emulator.s3.ingest import Received
-from dockyard.emulator.s3.objects import attributes, checksum_result
+from dockyard.emulator.s3.objects import attributes, check_new_object, checksum_result
 from dockyard.emulator.s3.store import S3Store
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -55,6 +55,7 @@ class MultipartOperations:
 
     def create_multipart_upload(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         self.buckets.existing(ctx, params["Bucket"])
+        check_new_object(params)
         algorithm = params.get("ChecksumAlgorithm")
         upload = Upload(
             upload_id=uuid.uuid4().hex,

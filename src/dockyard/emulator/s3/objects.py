@@ -17,7 +17,9 @@ from dockyard.emulator.s3.errors import (
     InvalidArgument,
     InvalidRange,
     InvalidRequest,
+    KeyTooLongError,
     MalformedXML,
+    MetadataTooLarge,
     NoSuchKey,
     S3Error,
 )
@@ -42,6 +44,23 @@ CHECKSUM_MEMBERS = {
     "sha256": "ChecksumSHA256",
 }
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+MAX_KEY_BYTES = 1024
+MAX_METADATA_BYTES = 2048  # user metadata, names and values together
+
+
+def check_new_object(params: dict[str, Any]) -> None:
+    """S3's limits on a key and its user metadata, checked before any byte of a body is stored."""
+    key_size = len(params["Key"].encode("utf-8"))
+    if key_size > MAX_KEY_BYTES:
+        raise KeyTooLongError("Your key is too long", Size=key_size, MaxSizeAllowed=MAX_KEY_BYTES)
+    metadata = params.get("Metadata") or {}
+    size = sum(len(k.encode("utf-8")) + len(str(v).encode("utf-8")) for k, v in metadata.items())
+    if size > MAX_METADATA_BYTES:
+        raise MetadataTooLarge(
+            "Your metadata headers exceed the maximum allowed metadata size",
+            Size=size,
+            MaxSizeAllowed=MAX_METADATA_BYTES,
+        )
 
 
 class PreconditionFailed(S3Error):
@@ -187,6 +206,7 @@ class ObjectOperations:
 
     def copy_object(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         source_bucket, source_key = _copy_source(params["CopySource"])
+        check_new_object(params)
         self.buckets.existing(ctx, params["Bucket"])
         source = self.existing(ctx, source_bucket, source_key)
         _check_conditions(

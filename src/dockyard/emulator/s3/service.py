@@ -13,7 +13,7 @@ from dockyard.emulator.s3.errors import NotImplementedOperation
 from dockyard.emulator.s3.ingest import Received
 from dockyard.emulator.s3.listing import Listing
 from dockyard.emulator.s3.multipart import MultipartOperations
-from dockyard.emulator.s3.objects import Content, ObjectOperations
+from dockyard.emulator.s3.objects import Content, ObjectOperations, check_new_object
 from dockyard.emulator.s3.store import S3Store
 
 Operation = Callable[[Caller, dict[str, Any]], dict[str, Any]]
@@ -32,6 +32,9 @@ class S3Service:
         self.blobs = Blobs(root)
         self.blobs.clear_incoming()
         self.store = S3Store(root / "s3.db")
+        # A crash between a blob's rename and its record's commit (or between a delete's commit and the
+        # file's removal) leaves a file nothing refers to: nothing has started writing yet, sweep them.
+        self.blobs.remove(sorted(self.blobs.stored() - self.store.all_blobs()))
         self.buckets = BucketOperations(self.store)
         self.objects = ObjectOperations(self.store, self.blobs, self.buckets)
         self.multipart = MultipartOperations(self.store, self.blobs, self.buckets)
@@ -82,6 +85,7 @@ class S3Service:
         read: a failing request then costs no disk."""
         if operation == "PutObject":
             self.buckets.existing(ctx, params["Bucket"])
+            check_new_object(params)
         else:
             self.multipart.existing_upload(ctx, params)
 

@@ -344,7 +344,7 @@ class Reconciler:
         while not self._stopping.is_set():
             self._wake.wait(self.monitor_interval)
             self._wake.clear()
-            if time.monotonic() - collected > COLLECT_INTERVAL:
+            if time.monotonic() - collected > COLLECT_INTERVAL and not self._stopping.is_set():
                 collected = time.monotonic()
                 self._workers.submit(self.collector.collect)
             for name, fleet in list(self._fleets.items()):
