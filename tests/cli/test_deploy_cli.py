@@ -147,7 +147,8 @@ def test_usage_errors_exit_2_with_one_line(aws_env: str, tmp_path: Path) -> None
     code, _, err = _dockyard("endpoints", "list", "--target", "local", "--profile", "dev")
     assert (code, err) == (
         2,
-        "error: --profile applies to --target aws; the local emulator needs no credentials\n",
+        "error: --profile applies to --target aws; the local emulator's credentials come from its state "
+        "directory\n",
     )
     code, _, err = _dockyard("deploy", "-C", str(project.root), "--variant", "blue:1", "--target", "aws")
     assert (code, err) == (

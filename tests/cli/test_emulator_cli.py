@@ -34,7 +34,6 @@ def test_up_detached_status_and_down(tmp_path: Path) -> None:
     up = dockyard("emulator", "up", "--detach", "--port", str(port), "--state-dir", str(state))
     assert up.returncode == 0, up.stderr
     assert f"emulator running at http://127.0.0.1:{port}" in up.stdout
-    assert f"  export AWS_ENDPOINT_URL=http://127.0.0.1:{port}\n" in up.stdout
     try:
         status = dockyard("emulator", "status", "--state-dir", str(state), "--output", "json")
         assert status.returncode == 0, status.stderr

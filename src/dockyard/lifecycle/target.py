@@ -80,7 +80,10 @@ class TargetOptions:
         role = self.role or os.environ.get(ROLE_ENV) or None
         if name == "local":
             if self.profile is not None:
-                raise UsageError("--profile applies to --target aws; the local emulator needs no credentials")
+                raise UsageError(
+                    "--profile applies to --target aws; "
+                    "the local emulator's credentials come from its state directory"
+                )
             region = self.region or LOCAL_REGION
             url, state_dir = _emulator(self.emulator_url)
             credentials = _local_credentials(state_dir)
