@@ -18,6 +18,7 @@ from tests.emulator.runtime.fleet_kit import (
     containers_of,
     deployment,
     images,
+    key,
     model_archive,
 )
 from tests.emulator.runtime.fleet_kit import variant as make_variant
@@ -45,6 +46,7 @@ def test_model_data_of_deleted_endpoints_is_collected_and_reported(
         monitor_interval=0.3,
         stop_grace=2.0,
         collect_grace=0,
+        model_data_roots=(tmp_path,),
     )
     fleet.start()
     try:
@@ -67,7 +69,7 @@ def test_model_data_of_deleted_endpoints_is_collected_and_reported(
         before = fleet.collector.report()
         assert before.held_directories == 3
 
-        fleet.remove("dy-gc-dropped")
+        fleet.remove(key("dy-gc-dropped"))
         assert events.wait("dy-gc-dropped", count=2).kind == "removed"
         after = fleet.collector.report()
         held = sorted(p.name for p in (state / "models").iterdir())

@@ -19,6 +19,7 @@ from tests.emulator.runtime.fleet_kit import (
     containers_of,
     deployment,
     images,
+    key,
     model_archive,
     reconciler,
     variant,
@@ -83,7 +84,7 @@ def test_endpoints_run_on_dockyards_network_and_isolated_models_have_no_way_out(
 
     boxes = {}
     for endpoint in ("dy-net-open", "dy-net-closed"):
-        (instance,) = fleet.view(endpoint)[0].instances
+        (instance,) = fleet.view(key(endpoint))[0].instances
         boxes[endpoint] = docker_client.containers.get(instance.instance_id)
         answer = httpx.post(f"{instance.url}/invocations", content=SAMPLE, headers=CSV)
         assert answer.text == PREDICTION
