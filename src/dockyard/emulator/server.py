@@ -119,7 +119,7 @@ class Components:
         provider = SageMakerProvider(store, reconciler)
         s3 = S3App(S3Service(settings.state_dir))
         objects = LocalObjects(settings.state_dir)
-        capture = CaptureWriter(objects.write)
+        capture = CaptureWriter(objects.write, interval=settings.capture_interval)
         runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable, capture=capture)
         aws = AwsServices.build(settings)
         return cls(store, reconciler, provider, runtime, aws, s3, capture, objects)

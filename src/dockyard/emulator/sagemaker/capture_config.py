@@ -46,10 +46,12 @@ def capture_settings(config: dict[str, Any] | None) -> CaptureSettings | None:
 
 
 def capture_summary(settings: CaptureSettings) -> dict[str, Any]:
-    """DescribeEndpoint's DataCaptureConfigSummary."""
+    """DescribeEndpoint's DataCaptureConfigSummary. KmsKeyId is a required member of it; KmsKeyId is refused
+    on input (the local S3 has no KMS), so no key is ever in use: the empty string says so."""
     return {
         "EnableCapture": settings.enabled,
         "CaptureStatus": "Started" if settings.enabled else "Stopped",
         "CurrentSamplingPercentage": settings.sampling_percentage,
         "DestinationS3Uri": settings.destination,
+        "KmsKeyId": "",
     }
