@@ -19,6 +19,7 @@ import docker
 import pytest
 
 from dockyard.archive import pack
+from dockyard.emulator.process import holdings
 from dockyard.emulator.settings import CAPTURE_INTERVAL_ENV
 from tests.emulator_fixtures import EmulatorProcess
 from tests.fixture_images import build_fixture_image, remove_fixture_images, write_model
@@ -222,6 +223,7 @@ def test_data_capture_writes_sagemaker_json_lines_and_honours_sampling(
     local.env[CAPTURE_INTERVAL_ENV] = "0.5"
     local.restart()
     assert len(events_of(local.client("s3"), "cap-ep", 23, timeout=0)) == 23
+    assert holdings(local.url)["data_capture"] == {"written": 0, "dropped": 0, "failed": 0}  # a new process
 
 
 def test_shadow_variant_gets_its_share_and_its_failures_stay_hidden(
@@ -272,3 +274,7 @@ def test_shadow_variant_gets_its_share_and_its_failures_stay_hidden(
     assert counts.get("Prod") == requests
     # Half the requests, binomially: 30 ± 4; these bounds are 3.5 standard deviations out.
     assert 16 <= counts.get("Shadow", 0) <= 44, counts
+    # Every copy failed (the shadow's model cannot read four columns), and the emulator counted each.
+    mirrored = holdings(local.url)["shadow_requests"]
+    assert (mirrored["sent"], mirrored["failed"], mirrored["skipped"]) == (0, counts["Shadow"], 0)
+    assert "shadow variant Shadow of endpoint shadow-ep answered 500" in local.log_tail(400)

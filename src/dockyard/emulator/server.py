@@ -161,6 +161,9 @@ class Components:
         counts = getattr(self.s3, "status", None)
         if callable(counts):
             held["s3"] = counts()
+        if self.capture is not None:  # records written, dropped (queue full), failed (S3 write)
+            held["data_capture"] = self.capture.status()
+        held["shadow_requests"] = self.runtime.mirror.status()
         return held
 
 
