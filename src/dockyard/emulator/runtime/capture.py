@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import json
 import logging
 import random
 import threading
@@ -28,6 +27,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from dockyard.emulator.route_table import CaptureSettings
 
@@ -152,7 +153,9 @@ def event_line(record: Captured) -> bytes:
     if record.custom_attributes is not None:
         metadata["customAttributes"] = record.custom_attributes
     event = {"captureData": capture, "eventMetadata": metadata, "eventVersion": EVENT_VERSION}
-    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+    return (
+        orjson.dumps(event) + b"\n"
+    )  # a third of json.dumps' time: the writer shares the event loop's process
 
 
 def _payload(settings: CaptureSettings, content_type: str | None, body: bytes, mode: str) -> dict[str, Any]:
