@@ -406,22 +406,15 @@ def _reason(exc: Exception) -> str:
 def _route(spec: DeploymentSpec, instances: dict[str, list[FleetInstance]]) -> EndpointRoute:
     # A shadow variant's weight is relative to the production variants': its share of the requests.
     total = sum(v.weight for v in spec.variants if not v.shadow) or 1.0
-    routes = [
-        (
-            v,
-            VariantRoute(
-                v.name,
-                v.weight / total if v.shadow else v.weight,
-                tuple(i.route for i in instances.get(v.name, [])),
-            ),
-        )
-        for v in spec.variants
-    ]
+
+    def route(v: VariantDeployment) -> VariantRoute:
+        weight = v.weight / total if v.shadow else v.weight
+        return VariantRoute(v.name, weight, tuple(i.route for i in instances.get(v.name, [])))
+
+    capture = spec.capture if spec.capture is not None and spec.capture.enabled else None
+    shadows = tuple(route(v) for v in spec.variants if v.shadow)
     return EndpointRoute(
-        spec.endpoint,
-        tuple(route for v, route in routes if not v.shadow),
-        tuple(route for v, route in routes if v.shadow),
-        spec.capture if spec.capture is not None and spec.capture.enabled else None,
+        spec.endpoint, tuple(route(v) for v in spec.variants if not v.shadow), shadows, capture
     )
 
 
