@@ -8,6 +8,7 @@ requests as a copy, and its failures never reach the caller.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import time
@@ -21,6 +22,7 @@ import pytest
 from dockyard.archive import pack
 from dockyard.emulator.process import holdings
 from dockyard.emulator.settings import CAPTURE_INTERVAL_ENV
+from tests.aws_fixtures import FAKE_KEY, REGION
 from tests.emulator_fixtures import EmulatorProcess
 from tests.fixture_images import build_fixture_image, remove_fixture_images, write_model
 
@@ -44,9 +46,10 @@ def image(docker_client: docker.DockerClient, base_image: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def local(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterator[EmulatorProcess]:
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     state_dir = tmp_path_factory.mktemp("capture") / "state"
-    process = EmulatorProcess(state_dir, moto_server, allow_paths=(tmp_path_factory.getbasetemp(),))
+    # No other S3: s3:// model data and captured data are both in the emulator's own.
+    process = EmulatorProcess(state_dir, "", allow_paths=(tmp_path_factory.getbasetemp(),))
     process.env[CAPTURE_INTERVAL_ENV] = "0.5"
     process.start()
     yield process
@@ -278,3 +281,55 @@ def test_shadow_variant_gets_its_share_and_its_failures_stay_hidden(
     mirrored = holdings(local.url)["shadow_requests"]
     assert (mirrored["sent"], mirrored["failed"], mirrored["skipped"]) == (0, counts["Shadow"], 0)
     assert "shadow variant Shadow of endpoint shadow-ep answered 500" in local.log_tail(400)
+
+
+def test_the_sdk_deploys_with_data_capture(
+    local: EmulatorProcess, image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SageMaker SDK's own DataCaptureConfig (as users write it) captures on the local target."""
+    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    import boto3
+    from sagemaker.model import Model
+    from sagemaker.model_monitor import DataCaptureConfig
+    from sagemaker.predictor import Predictor
+    from sagemaker.serializers import CSVSerializer
+    from sagemaker.session import Session
+
+    s3 = local.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=BUCKET)
+    source = write_model(tmp_path / "model")
+    pack(source, tmp_path / "model.tar.gz")
+    s3.upload_file(str(tmp_path / "model.tar.gz"), BUCKET, "sdk/model.tar.gz")
+    session = Session(
+        boto_session=boto3.Session(FAKE_KEY, FAKE_KEY, region_name=REGION),
+        sagemaker_client=local.client("sagemaker"),
+        sagemaker_runtime_client=local.client("sagemaker-runtime"),
+        default_bucket=BUCKET,
+    )
+    model = Model(
+        image_uri=image,
+        model_data=f"s3://{BUCKET}/sdk/model.tar.gz",
+        role=ROLE,
+        predictor_cls=Predictor,
+        sagemaker_session=session,
+    )
+    predictor = model.deploy(
+        initial_instance_count=1,
+        instance_type="ml.m5.large",
+        endpoint_name="sdk-capture-ep",
+        serializer=CSVSerializer(),
+        data_capture_config=DataCaptureConfig(
+            enable_capture=True,
+            sampling_percentage=100,
+            destination_s3_uri=f"s3://{BUCKET}/captured",
+            sagemaker_session=session,
+        ),
+        wait=True,
+    )
+    assert predictor.predict([1, 2, 3, 4]).decode() == PREDICTION
+    [event] = events_of(s3, "sdk-capture-ep", 1)
+    # The SDK's default content-type lists: text/csv is CSV, its answer too.
+    assert event["captureData"]["endpointInput"]["encoding"] == "CSV"
+    assert event["captureData"]["endpointInput"]["data"] == "1,2,3,4"
+    assert event["captureData"]["endpointOutput"]["data"] == PREDICTION
