@@ -263,7 +263,9 @@ def test_shadow_variant_gets_its_share_and_its_failures_stay_hidden(
     group = "/aws/sagemaker/Endpoints/shadow-ep"
     deadline = time.monotonic() + 30
     counts: dict[str, int] = {}
-    while time.monotonic() < deadline:
+    mirrored: dict[str, int] = {}
+    while time.monotonic() < deadline:  # until every copy is answered and every log line is in
+        mirrored = holdings(local.url)["shadow_requests"]
         pages = logs.get_paginator("filter_log_events").paginate(
             logGroupName=group, filterPattern='"/invocations"'
         )
@@ -271,14 +273,13 @@ def test_shadow_variant_gets_its_share_and_its_failures_stay_hidden(
         for event in (event for page in pages for event in page["events"]):
             name = event["logStreamName"].split("/", 1)[0]
             counts[name] = counts.get(name, 0) + 1
-        if counts.get("Prod", 0) >= requests:
+        if counts.get("Prod", 0) >= requests and counts.get("Shadow", 0) == mirrored["failed"]:
             break
         time.sleep(0.5)
     assert counts.get("Prod") == requests
     # Half the requests, binomially: 30 ± 4; these bounds are 3.5 standard deviations out.
     assert 16 <= counts.get("Shadow", 0) <= 44, counts
     # Every copy failed (the shadow's model cannot read four columns), and the emulator counted each.
-    mirrored = holdings(local.url)["shadow_requests"]
     assert (mirrored["sent"], mirrored["failed"], mirrored["skipped"]) == (0, counts["Shadow"], 0)
     assert "shadow variant Shadow of endpoint shadow-ep answered 500" in local.log_tail(400)
 
