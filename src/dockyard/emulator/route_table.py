@@ -65,9 +65,26 @@ class VariantRoute:
 
 
 @dataclass(frozen=True)
+class CaptureSettings:
+    """An endpoint config's DataCaptureConfig, as the runtime acts on it (and as the fleet stores it)."""
+
+    destination: str  # DestinationS3Uri: s3://bucket[/prefix]
+    sampling_percentage: int
+    enabled: bool
+    capture_input: bool
+    capture_output: bool
+    csv_content_types: tuple[str, ...] = ()
+    json_content_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class EndpointRoute:
+    """``shadows``: the shadow variants, each with its mirrored share of requests (0..1) as its weight."""
+
     endpoint: ResourceKey
     variants: tuple[VariantRoute, ...] = ()
+    shadows: tuple[VariantRoute, ...] = ()
+    capture: CaptureSettings | None = None
 
     def variant(self, name: str) -> VariantRoute | None:
         return next((variant for variant in self.variants if variant.name == name), None)

@@ -46,8 +46,10 @@ from dockyard.emulator.errors import (
 )
 from dockyard.emulator.route_table import Router
 from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, classify, signing_scope
+from dockyard.emulator.runtime.capture import CaptureWriter
 from dockyard.emulator.runtime.invoke import Runtime
 from dockyard.emulator.s3.app import S3App, for_s3
+from dockyard.emulator.s3.local_objects import LocalObjects
 from dockyard.emulator.s3.service import S3Service
 from dockyard.emulator.sagemaker.domain import (
     Endpoint,
@@ -94,6 +96,8 @@ class Components:
     # The services beside SageMaker (ECR, Logs, STS, IAM), and S3, which reads its own bodies.
     aws: AwsServices | None = None
     s3: RawHandler | None = None
+    capture: CaptureWriter | None = None  # writes data capture straight into the local S3
+    capture_objects: LocalObjects | None = None
 
     @classmethod
     def build(cls, settings: EmulatorSettings) -> Components:
@@ -109,16 +113,25 @@ class Components:
             pull=settings.pull,
         )
         provider = SageMakerProvider(store, reconciler)
-        runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable)
         s3 = S3App(S3Service(settings.state_dir))
-        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings), s3=s3)
+        objects = LocalObjects(settings.state_dir)
+        capture = CaptureWriter(objects.write, interval=settings.capture_interval)
+        runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable, capture=capture)
+        aws = AwsServices.build(settings)
+        return cls(store, reconciler, provider, runtime, aws, s3, capture, objects)
 
     def start(self) -> None:
         self.reconciler.start()
+        if self.capture is not None:
+            self.capture.start()
         self.provider.resume()
 
     async def close(self) -> None:
         await self.runtime.aclose()
+        if self.capture is not None:  # after the runtime: every answered request's record is queued
+            self.capture.close()
+        if self.capture_objects is not None:
+            self.capture_objects.close()
         self.reconciler.close()
         self.store.close()
         if self.aws is not None:
@@ -144,6 +157,9 @@ class Components:
         counts = getattr(self.s3, "status", None)
         if callable(counts):
             held["s3"] = counts()
+        if self.capture is not None:  # records written, dropped (queue full), failed (S3 write)
+            held["data_capture"] = self.capture.status()
+        held["shadow_requests"] = self.runtime.mirror.status()
         return held
 
 

@@ -172,9 +172,10 @@ def test_supported_values_of_a_partly_refused_member_pass() -> None:
                     "InitialSamplingPercentage": 100,
                     "DestinationS3Uri": "s3://bucket/capture",
                     "CaptureOptions": [{"CaptureMode": "Input"}],
+                    "KmsKeyId": "alias/capture",
                 },
             },
-            "DataCaptureConfig",
+            "DataCaptureConfig.KmsKeyId",
         ),
         (
             "CreateEndpointConfig",
@@ -191,29 +192,6 @@ def test_supported_values_of_a_partly_refused_member_pass() -> None:
                 "AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://bucket/out"}},
             },
             "AsyncInferenceConfig",
-        ),
-        (
-            "CreateEndpointConfig",
-            {
-                "EndpointConfigName": "cfg",
-                "ProductionVariants": [
-                    {
-                        "VariantName": "v",
-                        "ModelName": "m1",
-                        "InstanceType": "ml.m5.large",
-                        "InitialInstanceCount": 1,
-                    }
-                ],
-                "ShadowProductionVariants": [
-                    {
-                        "VariantName": "s",
-                        "ModelName": "m1",
-                        "InstanceType": "ml.m5.large",
-                        "InitialInstanceCount": 1,
-                    }
-                ],
-            },
-            "ShadowProductionVariants",
         ),
         (
             "CreateModel",

@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ModelError, ModelStreamError, ServiceUnavailable, ValidationError
 from dockyard.emulator.route_table import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
+from dockyard.emulator.runtime.capture import Captured, CaptureWriter
 from dockyard.emulator.runtime.metrics import EndpointMetrics
 from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError, Response
+from dockyard.emulator.runtime.shadow import Mirror
 
 INVOCATION_TIMEOUT = 60.0  # SageMaker's limit on a container's answer to /invocations
 READY_WAIT = 5.0  # how long a request waits for a healthy instance (one being replaced) before a 503
@@ -66,8 +68,11 @@ class Runtime:
         *,
         invocation_timeout: float = INVOCATION_TIMEOUT,
         ready_wait: float = READY_WAIT,
+        capture: CaptureWriter | None = None,
     ) -> None:
         self.router = router
+        self.capture = capture  # None: data capture configs are not acted on (unit tests)
+        self.mirror = Mirror(report_unreachable, invocation_timeout)
         self.endpoint_status = endpoint_status
         self.report_unreachable = report_unreachable
         self.invocation_timeout = invocation_timeout
@@ -83,6 +88,7 @@ class Runtime:
         return self._pool
 
     async def aclose(self) -> None:
+        await self.mirror.aclose()
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -102,7 +108,40 @@ class Runtime:
         if not 200 <= response.status < 300:
             text = response.body.decode("utf-8", "replace")
             raise _model_error(ctx, params["EndpointName"], response.status, text)
+        self._answered(ctx.key(params["EndpointName"]), params, variant.name, headers, body, response)
         return _output(response.headers, variant.name, {"Body": response.body})
+
+    def _answered(
+        self,
+        endpoint: ResourceKey,
+        params: dict[str, Any],
+        variant: str,
+        headers: dict[str, str],
+        body: bytes,
+        response: Response,
+    ) -> None:
+        """What follows a production answer off the caller's path: its capture, the shadows' copies."""
+        route = self.router.get(endpoint)
+        if route is None:
+            return
+        settings = route.capture
+        if settings is not None and self.capture is not None and CaptureWriter.sampled(settings):
+            self.capture.offer(
+                Captured(
+                    endpoint.name,
+                    variant,
+                    settings,
+                    time.time(),
+                    params.get("ContentType"),
+                    body,
+                    response.headers.get("content-type"),
+                    response.body,
+                    params.get("InferenceId"),
+                    params.get("CustomAttributes"),
+                )
+            )
+        if route.shadows:
+            self.mirror.mirror(self.pool, route, INVOCATIONS, headers, body)
 
     async def invoke_stream(
         self, ctx: Caller, params: dict[str, Any]

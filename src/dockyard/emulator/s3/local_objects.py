@@ -1,4 +1,5 @@
-"""The emulator's S3 read straight from its state directory, for the emulator's own model-data path.
+"""The emulator's S3 read and written straight from its state directory, for the emulator's own use
+(model data read by the fleet, data capture written by the runtime).
 
 No HTTP round trip and no credentials: the reader opens the S3 database beside the running service (SQLite
 in WAL mode lets both read) and streams the blob files. Buckets are looked up by name alone: a state
@@ -7,10 +8,13 @@ directory belongs to one emulator, whose account owns every bucket in it.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from dockyard.emulator.s3.blobs import Blobs
+from dockyard.emulator.s3.domain import Segment, StoredObject
 from dockyard.emulator.s3.errors import NoSuchBucket, NoSuchKey
 from dockyard.emulator.s3.objects import Content
 from dockyard.emulator.s3.service import read_content, s3_root
@@ -47,3 +51,33 @@ class LocalObjects:
         if item is None:
             raise NoSuchKey(key)
         return read_content(self.blobs, Content(item.segments, 0, item.size))
+
+    def write(self, bucket: str, key: str, data: bytes) -> None:
+        """Store ``data`` as the object ``key`` (replacing one there); NoSuchBucket when there is no
+        such bucket. The blob is written whole before the object points at it, as a PutObject's is."""
+        found = self.store.bucket_anywhere(bucket)
+        if found is None:
+            raise NoSuchBucket(bucket)
+        temporary, handle = self.blobs.temporary()
+        try:
+            with handle:
+                handle.write(data)
+        except BaseException:
+            self.blobs.discard(temporary)
+            raise
+        blob = self.blobs.commit(temporary)
+        item = StoredObject(
+            account=found.account,
+            bucket=bucket,
+            key=key,
+            size=len(data),
+            etag=f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"',
+            modified=time.time(),
+            segments=(Segment(blob, len(data)),),
+        )
+        try:
+            replaced = self.store.put_object(item)
+        except BaseException:
+            self.blobs.remove(item.blobs)
+            raise
+        self.blobs.remove(replaced)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from dockyard.emulator.sagemaker.capture_config import capture_summary
 from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantView
 from dockyard.emulator.sagemaker.domain import (
     UPDATING,
@@ -85,27 +86,40 @@ def endpoint_description(endpoint: Endpoint, views: tuple[VariantView, ...]) -> 
     )
     if current is not None:
         running = {view.name: view for view in views}
-        described["ProductionVariants"] = [
-            _variant_summary(endpoint, current, desired or current, name, running.get(name))
-            for name in (variant.name for variant in current.variants)
-        ]
+        for member, shadow in (("ProductionVariants", False), ("ShadowProductionVariants", True)):
+            names = [variant.name for variant in current.variants if variant.shadow == shadow]
+            if names or not shadow:
+                described[member] = [
+                    _variant_summary(endpoint, current, desired or current, name, running.get(name))
+                    for name in names
+                ]
+        if current.capture is not None:
+            described["DataCaptureConfig"] = capture_summary(current.capture)
     if endpoint.status == UPDATING and endpoint.pending is not None and endpoint.pending_config is not None:
         described["PendingDeploymentSummary"] = {
             "EndpointConfigName": endpoint.pending_config,
             "StartTime": endpoint.pending_since,
-            "ProductionVariants": [
-                {
-                    "VariantName": variant.name,
-                    "DeployedImages": [{"SpecifiedImage": variant.container.image}],
-                    "DesiredWeight": variant.weight,
-                    "DesiredInstanceCount": variant.instance_count,
-                    "InstanceType": variant.instance_type,
-                    "VariantStatus": [{"Status": "Creating", "StartTime": endpoint.pending_since}],
-                }
-                for variant in endpoint.pending.variants
-            ],
+            "ProductionVariants": _pending(endpoint, endpoint.pending, shadow=False),
         }
+        shadows = _pending(endpoint, endpoint.pending, shadow=True)
+        if shadows:
+            described["PendingDeploymentSummary"]["ShadowProductionVariants"] = shadows
     return described
+
+
+def _pending(endpoint: Endpoint, pending: DeploymentSpec, *, shadow: bool) -> list[dict[str, Any]]:
+    return [
+        {
+            "VariantName": variant.name,
+            "DeployedImages": [{"SpecifiedImage": variant.container.image}],
+            "DesiredWeight": variant.weight,
+            "DesiredInstanceCount": variant.instance_count,
+            "InstanceType": variant.instance_type,
+            "VariantStatus": [{"Status": "Creating", "StartTime": endpoint.pending_since}],
+        }
+        for variant in pending.variants
+        if variant.shadow == shadow
+    ]
 
 
 def _variant_summary(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from dockyard.emulator.context import ResourceKey
+from dockyard.emulator.route_table import CaptureSettings
 
 DEFAULT_STARTUP_TIMEOUT = 600  # seconds; SageMaker's default ContainerStartupHealthCheckTimeoutInSeconds
 
@@ -41,6 +42,7 @@ class VariantDeployment:
     instance_count: int
     weight: float = 1.0
     startup_timeout: int = DEFAULT_STARTUP_TIMEOUT
+    shadow: bool = False  # a ShadowProductionVariant: gets a copy of its share of requests, answers no one
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class DeploymentSpec:
     variants: tuple[VariantDeployment, ...]
     account: str
     region: str
+    capture: CaptureSettings | None = None  # DataCaptureConfig with EnableCapture on
 
     @property
     def endpoint(self) -> ResourceKey:

@@ -14,6 +14,7 @@ from typing import Any
 from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ValidationException
 from dockyard.emulator.sagemaker import converters
+from dockyard.emulator.sagemaker.capture_config import capture_settings
 from dockyard.emulator.sagemaker.deployment import (
     DEFAULT_STARTUP_TIMEOUT,
     DeploymentSpec,
@@ -164,23 +165,11 @@ class EndpointOps:
         return endpoint
 
     def _spec(self, ctx: Caller, endpoint_name: str, config: EndpointConfig) -> DeploymentSpec:
-        variants = []
-        for variant in config.variants:
-            model = self.models.get_model(ctx, variant["ModelName"])  # may be gone since the config
-            weight = variant.get("InitialVariantWeight")
-            variants.append(
-                VariantDeployment(
-                    name=variant["VariantName"],
-                    model_name=model.name,
-                    container=model.container,
-                    instance_type=variant["InstanceType"],
-                    instance_count=int(variant["InitialInstanceCount"]),
-                    weight=1.0 if weight is None else float(weight),
-                    startup_timeout=int(
-                        variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT
-                    ),
-                )
-            )
+        shadows = config.definition.get("ShadowProductionVariants") or []
+        variants = [
+            *(self._variant(ctx, variant, shadow=False) for variant in config.variants),
+            *(self._variant(ctx, variant, shadow=True) for variant in shadows),
+        ]
         return DeploymentSpec(
             endpoint_name=endpoint_name,
             endpoint_arn=ctx.arn("endpoint", endpoint_name),
@@ -188,6 +177,23 @@ class EndpointOps:
             variants=tuple(variants),
             account=ctx.account,
             region=ctx.region,
+            capture=capture_settings(config.definition.get("DataCaptureConfig")),
+        )
+
+    def _variant(self, ctx: Caller, variant: dict[str, Any], *, shadow: bool) -> VariantDeployment:
+        model = self.models.get_model(ctx, variant["ModelName"])  # may be gone since the config
+        weight = variant.get("InitialVariantWeight")
+        return VariantDeployment(
+            name=variant["VariantName"],
+            model_name=model.name,
+            container=model.container,
+            instance_type=variant["InstanceType"],
+            instance_count=int(variant["InitialInstanceCount"]),
+            weight=1.0 if weight is None else float(weight),
+            startup_timeout=int(
+                variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT
+            ),
+            shadow=shadow,
         )
 
     # ---- start ---------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ def variant_digest(endpoint_name: str, variant: VariantDeployment) -> str:
     fields = dataclasses.asdict(variant)
     fields.pop("weight")
     fields.pop("instance_count")
+    fields.pop("shadow")  # the same containers serve as a production or a shadow variant
     text = json.dumps([endpoint_name, fields], sort_keys=True, default=dict)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -13,6 +13,7 @@ from typing import Any
 from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ValidationException
 from dockyard.emulator.sagemaker import converters
+from dockyard.emulator.sagemaker.capture_config import check_capture_config
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
 from dockyard.emulator.sagemaker.domain import EndpointConfig, Model
 from dockyard.emulator.sagemaker.listing import Listing
@@ -118,8 +119,15 @@ class ModelOps:
         name: str = params["EndpointConfigName"]
         arn = ctx.arn("endpoint-config", name)
         variants: list[dict[str, Any]] = params["ProductionVariants"]
+        shadows: list[dict[str, Any]] = params.get("ShadowProductionVariants") or []
+        if shadows and (len(variants) != 1 or len(shadows) != 1):
+            raise ValidationException(
+                "An endpoint config with ShadowProductionVariants must have exactly one production variant "
+                "and one shadow variant."
+            )
+        check_capture_config(params.get("DataCaptureConfig"))
         seen: set[str] = set()
-        for variant in variants:
+        for variant in [*variants, *shadows]:
             variant_name = variant["VariantName"]
             if variant_name.lower() in seen:
                 raise ValidationException(

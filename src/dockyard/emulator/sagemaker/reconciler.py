@@ -404,11 +404,18 @@ def _reason(exc: Exception) -> str:
 
 
 def _route(spec: DeploymentSpec, instances: dict[str, list[FleetInstance]]) -> EndpointRoute:
-    variants = tuple(
-        VariantRoute(v.name, v.weight, tuple(i.route for i in instances.get(v.name, [])))
-        for v in spec.variants
+    # A shadow variant's weight is relative to the production variants': its share of the requests.
+    total = sum(v.weight for v in spec.variants if not v.shadow) or 1.0
+
+    def route(v: VariantDeployment) -> VariantRoute:
+        weight = v.weight / total if v.shadow else v.weight
+        return VariantRoute(v.name, weight, tuple(i.route for i in instances.get(v.name, [])))
+
+    capture = spec.capture if spec.capture is not None and spec.capture.enabled else None
+    shadows = tuple(route(v) for v in spec.variants if v.shadow)
+    return EndpointRoute(
+        spec.endpoint, tuple(route(v) for v in spec.variants if not v.shadow), shadows, capture
     )
-    return EndpointRoute(spec.endpoint, variants)
 
 
 def remove_fleet_containers(state_dir: Path, client_factory: Callable[[], DockerClient] = connect) -> None:

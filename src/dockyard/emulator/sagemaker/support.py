@@ -105,6 +105,18 @@ _VARIANT_REFUSED = (
     Refusal("CapacityReservationConfig", "capacity reservations do not exist locally"),
     Refusal("AcceleratorPartitionLayouts", "accelerator partitions do not exist locally"),
 )
+# DataCaptureConfig: captured requests and answers go to the local S3 (KmsKeyId is refused: the local S3
+# has no KMS, and a key SageMaker would use could not be honoured).
+_CAPTURE = (
+    "EnableCapture",
+    "InitialSamplingPercentage",
+    "DestinationS3Uri",
+    "CaptureOptions",
+    "CaptureOptions[].CaptureMode",
+    "CaptureContentTypeHeader",
+    "CaptureContentTypeHeader.CsvContentTypes",
+    "CaptureContentTypeHeader.JsonContentTypes",
+)
 _LISTING = ("SortBy", "SortOrder", "NextToken", "MaxResults", "NameContains")
 _CREATED = ("CreationTimeBefore", "CreationTimeAfter")
 
@@ -136,6 +148,9 @@ HONOURED: dict[str, tuple[str, ...]] = {
         "EndpointConfigName",
         "ProductionVariants",
         *_under("ProductionVariants[]", _VARIANT),
+        "ShadowProductionVariants",
+        *_under("ShadowProductionVariants[]", _VARIANT),
+        *_under("DataCaptureConfig", _CAPTURE),
         "Tags",
     ),
     "DescribeEndpointConfig": ("EndpointConfigName",),
@@ -231,11 +246,14 @@ REFUSED: dict[str, tuple[Refusal, ...]] = {
     ),
     "CreateEndpointConfig": (
         *_refused_under("ProductionVariants[]", _VARIANT_REFUSED),
-        Refusal("DataCaptureConfig", "data capture is not implemented"),
+        *_refused_under("ShadowProductionVariants[]", _VARIANT_REFUSED),
+        Refusal(
+            "DataCaptureConfig.KmsKeyId",
+            "the local S3 does not encrypt captured data with KMS keys; leave it out locally",
+        ),
         Refusal("KmsKeyId", "the local storage is not encrypted with KMS keys"),
         Refusal("AsyncInferenceConfig", "asynchronous inference is not implemented"),
         Refusal("ExplainerConfig", "SageMaker Clarify explainers are not implemented"),
-        Refusal("ShadowProductionVariants", "shadow variants are not implemented"),
         Refusal("ExecutionRoleArn", "endpoint-config execution roles are not used locally"),
         Refusal("VpcConfig", "local containers run on the local Docker engine, not in a VPC"),
         Refusal("EnableNetworkIsolation", "isolation is set on the model (CreateModel)", _true),
