@@ -46,6 +46,7 @@ from dockyard.emulator.errors import (
 )
 from dockyard.emulator.route_table import Router
 from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, classify, signing_scope
+from dockyard.emulator.runtime.async_inference import AsyncInference
 from dockyard.emulator.runtime.invoke import Runtime
 from dockyard.emulator.s3.app import S3App
 from dockyard.emulator.s3.service import S3Service
@@ -94,6 +95,7 @@ class Components:
     # The services beside SageMaker (ECR, Logs, STS, IAM), and S3, which reads its own bodies.
     aws: AwsServices | None = None
     s3: RawHandler | None = None
+    async_inference: AsyncInference | None = None
 
     @classmethod
     def build(cls, settings: EmulatorSettings) -> Components:
@@ -111,13 +113,17 @@ class Components:
         provider = SageMakerProvider(store, reconciler)
         runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable)
         s3 = S3App(S3Service(settings.state_dir))
-        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings), s3=s3)
+        queued = AsyncInference(settings.state_dir, runtime, provider.async_config)
+        aws = AwsServices.build(settings)
+        return cls(store, reconciler, provider, runtime, aws=aws, s3=s3, async_inference=queued)
 
     def start(self) -> None:
         self.reconciler.start()
         self.provider.resume()
 
     async def close(self) -> None:
+        if self.async_inference is not None:
+            await self.async_inference.aclose()
         await self.runtime.aclose()
         self.reconciler.close()
         self.store.close()
@@ -219,6 +225,8 @@ class EmulatorApp:
                     log.exception("the emulator could not start")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                if self.components is not None and self.components.async_inference is not None:
+                    self.components.async_inference.start()  # its dispatcher runs on this loop
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.components is not None:
@@ -250,6 +258,13 @@ class EmulatorApp:
         if self.components is None:
             raise InternalFailure("the emulator is still starting")
         return self.components
+
+    @property
+    def _async_inference(self) -> AsyncInference:
+        queued = self._parts.async_inference
+        if queued is None:
+            raise InternalFailure("asynchronous inference is not running in this emulator")
+        return queued
 
     @property
     def _json_services(self) -> Mapping[str, JsonService]:
@@ -318,7 +333,10 @@ class EmulatorApp:
                 head, chunks = await self._parts.runtime.invoke_stream(ctx, params)
                 await self._relay_stream(send, operation, head, chunks, ctx)
                 return
-            result = await self._parts.runtime.invoke(ctx, params)
+            if operation == "InvokeEndpointAsync":
+                result = await self._async_inference.submit(ctx, params)
+            else:
+                result = await self._parts.runtime.invoke(ctx, params)
             status, response_headers, payload = protocol.response(operation, result)
         except ServiceError as error:
             await self._send_runtime_error(send, error, ctx)

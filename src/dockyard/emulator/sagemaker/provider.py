@@ -15,7 +15,7 @@ from typing import Any
 from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import UnknownOperation
 from dockyard.emulator.sagemaker.deployment import Fleet
-from dockyard.emulator.sagemaker.domain import Endpoint
+from dockyard.emulator.sagemaker.domain import Endpoint, EndpointConfig
 from dockyard.emulator.sagemaker.endpoints import EndpointOps
 from dockyard.emulator.sagemaker.models import ModelOps
 from dockyard.emulator.sagemaker.registry import RegistryOps
@@ -82,3 +82,13 @@ class SageMakerProvider:
         case, unlike the control plane."""
         record = self.store.get(Endpoint, endpoint.account, endpoint.region, endpoint.name)
         return None if record is None or record.name != endpoint.name else record.status
+
+    def async_config(self, endpoint: ResourceKey) -> dict[str, Any] | None:
+        """For the runtime: the AsyncInferenceConfig of the config the endpoint serves, None when it has
+        none (or there is no such endpoint)."""
+        record = self.store.get(Endpoint, endpoint.account, endpoint.region, endpoint.name)
+        if record is None or record.name != endpoint.name:
+            return None
+        config = self.store.get(EndpointConfig, endpoint.account, endpoint.region, record.config_name)
+        found = config.definition.get("AsyncInferenceConfig") if config is not None else None
+        return dict(found) if isinstance(found, dict) else None

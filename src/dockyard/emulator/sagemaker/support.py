@@ -137,6 +137,12 @@ HONOURED: dict[str, tuple[str, ...]] = {
         "ProductionVariants",
         *_under("ProductionVariants[]", _VARIANT),
         "Tags",
+        "AsyncInferenceConfig",
+        "AsyncInferenceConfig.ClientConfig",
+        "AsyncInferenceConfig.ClientConfig.MaxConcurrentInvocationsPerInstance",
+        "AsyncInferenceConfig.OutputConfig",
+        "AsyncInferenceConfig.OutputConfig.S3OutputPath",
+        "AsyncInferenceConfig.OutputConfig.S3FailurePath",
     ),
     "DescribeEndpointConfig": ("EndpointConfigName",),
     "ListEndpointConfigs": (*_LISTING, *_CREATED),
@@ -233,7 +239,14 @@ REFUSED: dict[str, tuple[Refusal, ...]] = {
         *_refused_under("ProductionVariants[]", _VARIANT_REFUSED),
         Refusal("DataCaptureConfig", "data capture is not implemented"),
         Refusal("KmsKeyId", "the local storage is not encrypted with KMS keys"),
-        Refusal("AsyncInferenceConfig", "asynchronous inference is not implemented"),
+        Refusal(
+            "AsyncInferenceConfig.OutputConfig.KmsKeyId", "the local storage is not encrypted with KMS keys"
+        ),
+        Refusal(
+            "AsyncInferenceConfig.OutputConfig.NotificationConfig",
+            "there is no SNS locally to publish success and error notifications to; poll the OutputLocation "
+            "and FailureLocation objects instead",
+        ),
         Refusal("ExplainerConfig", "SageMaker Clarify explainers are not implemented"),
         Refusal("ShadowProductionVariants", "shadow variants are not implemented"),
         Refusal("ExecutionRoleArn", "endpoint-config execution roles are not used locally"),
