@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import logging
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, classify, sign
 from dockyard.emulator.runtime.async_inference import AsyncInference
 from dockyard.emulator.runtime.invoke import Runtime
 from dockyard.emulator.s3.app import S3App
+from dockyard.emulator.s3.local_objects import LocalObjects
 from dockyard.emulator.s3.service import S3Service
 from dockyard.emulator.sagemaker.domain import (
     Endpoint,
@@ -61,6 +63,7 @@ from dockyard.emulator.sagemaker.fleet_reports import FleetReports
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
+from dockyard.emulator.sagemaker.transform_runner import TransformRunner
 from dockyard.emulator.security import signed_region
 from dockyard.emulator.service_calls import serve_json, serve_not_served, serve_query
 from dockyard.emulator.services import AwsServices, JsonService, QueryService
@@ -110,7 +113,8 @@ class Components:
             model_data_roots=settings.model_data_roots,
             pull=settings.pull,
         )
-        provider = SageMakerProvider(store, reconciler)
+        transforms = TransformRunner(store, reconciler, LocalObjects(settings.state_dir), time.time)
+        provider = SageMakerProvider(store, reconciler, transforms=transforms)
         runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable)
         s3 = S3App(S3Service(settings.state_dir))
         queued = AsyncInference(settings.state_dir, runtime, provider.async_config)

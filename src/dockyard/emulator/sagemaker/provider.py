@@ -22,17 +22,27 @@ from dockyard.emulator.sagemaker.registry import RegistryOps
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.sagemaker.support import refuse_unsupported
 from dockyard.emulator.sagemaker.tags import TagOps
+from dockyard.emulator.sagemaker.transform_jobs import TransformJobOps
+from dockyard.emulator.sagemaker.transform_runner import TransformRunner
 
 Operation = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 
 
 class SageMakerProvider:
-    def __init__(self, store: Store, fleet: Fleet, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        fleet: Fleet,
+        clock: Callable[[], float] = time.time,
+        transforms: TransformRunner | None = None,
+    ) -> None:
         self.store = store
+        self.transforms = transforms
         self.registry = RegistryOps(store, clock)
         self.models = ModelOps(store, self.registry, clock)
         self.endpoints = EndpointOps(store, fleet, self.models, clock)
         self.tags = TagOps(store)
+        jobs = TransformJobOps(store, self.models, transforms, clock)
         models, endpoints, registry, tags = self.models, self.endpoints, self.registry, self.tags
         self.operations: dict[str, Operation] = {
             "CreateModel": models.create_model,
@@ -61,6 +71,10 @@ class SageMakerProvider:
             "AddTags": tags.add_tags,
             "ListTags": tags.list_tags,
             "DeleteTags": tags.delete_tags,
+            "CreateTransformJob": jobs.create_transform_job,
+            "DescribeTransformJob": jobs.describe_transform_job,
+            "ListTransformJobs": jobs.list_transform_jobs,
+            "StopTransformJob": jobs.stop_transform_job,
         }
 
     def handle(self, ctx: Caller, operation: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +90,8 @@ class SageMakerProvider:
     def resume(self) -> None:
         """At start: every stored endpoint is deployed again (the fleet adopts running containers)."""
         self.endpoints.resume()
+        if self.transforms is not None:
+            self.transforms.resume()
 
     def endpoint_status(self, endpoint: ResourceKey) -> str | None:
         """For the runtime: None when there is no such endpoint. InvokeEndpoint must match the name's
