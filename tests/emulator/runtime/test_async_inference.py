@@ -1,0 +1,150 @@
+"""The asynchronous-inference worker's failure paths that need time control: a model slower than
+InvocationTimeoutSeconds, and a request whose RequestTTLSeconds ran out while it waited (here: while
+the emulator was stopped). A real HTTP server stands for the container; the emulator's real S3 state,
+queue and runtime are used in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.emulator.context import Caller, ResourceKey
+from dockyard.emulator.route_table import EndpointRoute, Instance, Router, VariantRoute
+from dockyard.emulator.runtime.async_inference import AsyncInference
+from dockyard.emulator.runtime.async_queue import AsyncQueue, QueuedRequest
+from dockyard.emulator.runtime.invoke import Runtime
+from dockyard.emulator.s3.local_objects import LocalObjects
+from dockyard.emulator.s3.service import S3Service
+
+CTX = Caller()
+ENDPOINT = CTX.key("slow")
+CONFIG = {"OutputConfig": {"S3OutputPath": "s3://bkt/out", "S3FailurePath": "s3://bkt/err"}}
+
+
+class _Slow(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(3)
+        with contextlib.suppress(OSError):  # the emulator gave up on it: the connection is gone
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_model() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    s3 = S3Service(tmp_path)
+    s3.handle(CTX, "CreateBucket", {"Bucket": "bkt"})
+    s3.close()
+    objects = LocalObjects(tmp_path)
+    objects.write("bkt", "in.csv", b"1,2,3,4\n")
+    objects.close()
+    return tmp_path
+
+
+def _inference(state: Path, url: str) -> AsyncInference:
+    router = Router()
+    router.set(EndpointRoute(ENDPOINT, (VariantRoute("v", 1.0, (Instance("i-1", url),)),)))
+    runtime = Runtime(router, lambda key: "InService", lambda key, instance: None)
+    return AsyncInference(state, runtime, lambda key: CONFIG)
+
+
+async def _failure(state: Path, key: str, timeout: float = 20) -> str:
+    objects = LocalObjects(state)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                return b"".join(objects.read("bkt", key)).decode()
+            except Exception:
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"no object {key} within {timeout} s")
+    finally:
+        objects.close()
+
+
+def test_a_model_slower_than_the_timeout_fails_the_request(state: Path, slow_model: str) -> None:
+    async def run() -> None:
+        inference = _inference(state, slow_model)
+        inference.start()
+        try:
+            answer = await inference.submit(
+                CTX,
+                {
+                    "EndpointName": "slow",
+                    "InputLocation": "s3://bkt/in.csv",
+                    "InferenceId": "late",
+                    "InvocationTimeoutSeconds": 1,
+                },
+            )
+            assert answer == {
+                "InferenceId": "late",
+                "OutputLocation": "s3://bkt/out/late.out",
+                "FailureLocation": "s3://bkt/err/late-error.out",
+            }
+            message = await _failure(state, "err/late-error.out")
+            assert message == "The model did not answer within InvocationTimeoutSeconds (1 seconds)."
+        finally:
+            await inference.runtime.aclose()
+            await inference.aclose()
+
+    asyncio.run(run())
+    assert AsyncQueue(state / "async-inference.db").count() == 0
+
+
+def test_a_request_past_its_ttl_fails_without_being_sent(state: Path, slow_model: str) -> None:
+    # Accepted 100 s ago with a 60 s TTL, while the emulator was stopped.
+    queue = AsyncQueue(state / "async-inference.db")
+    accepted = time.time() - 100
+    queue.add(
+        QueuedRequest(
+            0,
+            ResourceKey(CTX.account, CTX.region, "slow"),
+            "expired",
+            "s3://bkt/in.csv",
+            "s3://bkt/out/expired.out",
+            "s3://bkt/err/expired-error.out",
+            "text/csv",
+            None,
+            None,
+            900.0,
+            accepted + 60,
+            1,
+            accepted,
+        )
+    )
+    queue.close()
+
+    async def run() -> None:
+        inference = _inference(state, slow_model)
+        inference.start()
+        try:
+            message = await _failure(state, "err/expired-error.out")
+            assert message == "The request was not processed within its RequestTTLSeconds (60)."
+        finally:
+            await inference.runtime.aclose()
+            await inference.aclose()
+
+    asyncio.run(run())
