@@ -4,6 +4,7 @@ emulator process, a real container, input and results in the emulator's S3; the 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -14,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from dockyard.archive import pack
+from tests.aws_fixtures import FAKE_KEY, REGION
 from tests.emulator_fixtures import EmulatorProcess
 from tests.fixture_images import build_fixture_image, remove_fixture_images, write_model
 
@@ -223,3 +225,38 @@ def test_accepted_requests_survive_a_restart(local: EmulatorProcess, endpoint: s
         assert wait_for_object(s3, answer["OutputLocation"], timeout=120) == b"30.0\n" * 30_000
     with closing(sqlite3.connect(local.state_dir / "async-inference.db")) as db:
         assert db.execute("SELECT count(*) FROM requests").fetchone()[0] == 0
+
+
+def test_the_sdks_async_predictor(
+    local: EmulatorProcess, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    from sagemaker.async_inference import WaiterConfig
+    from sagemaker.predictor import Predictor
+    from sagemaker.predictor_async import AsyncPredictor
+    from sagemaker.serializers import CSVSerializer
+    from sagemaker.session import Session
+
+    from dockyard.lifecycle.sagemaker_session import EmulatorBotoSession
+
+    boto_session = EmulatorBotoSession(
+        local.url, aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY, region_name=REGION
+    )
+    session = Session(boto_session=boto_session, default_bucket=BUCKET)
+    predictor = AsyncPredictor(Predictor(endpoint, sagemaker_session=session, serializer=CSVSerializer()))
+    waiter = WaiterConfig(max_attempts=20, delay=1)
+    # The data is uploaded to the session's default bucket, then the result is awaited in S3.
+    assert predictor.predict(data=[1, 2, 3, 4], waiter_config=waiter) == b"30.0\n"
+    local.client("s3").put_object(Bucket=BUCKET, Key="in/sdk.csv", Body=b"1,2,3,4\n1,1,1,1\n")
+    response = predictor.predict_async(
+        input_path=f"s3://{BUCKET}/in/sdk.csv", initial_args={"ContentType": "text/csv"}
+    )
+    assert response.get_result(waiter) == b"30.0\n10.0\n"
+    # The SDK polls the failure location in a thread of its own until its waiter gives up: let those
+    # end here, while the emulator still answers.
+    for thread in threading.enumerate():
+        if getattr(getattr(thread, "_target", None), "__name__", "") in (
+            "check_failure_file",
+            "check_output_file",
+        ):
+            thread.join(timeout=30)

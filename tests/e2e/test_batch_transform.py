@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from dockyard.archive import pack
+from tests.aws_fixtures import FAKE_KEY, REGION
 from tests.emulator_fixtures import EmulatorProcess
 from tests.fixture_images import build_fixture_image, remove_fixture_images, write_model
 
@@ -180,3 +181,36 @@ def test_bad_jobs_are_refused(local: EmulatorProcess) -> None:
     assert raised.value.response["Error"]["Message"].startswith(
         "InputFilter '$[1:' is not a JSONPath expression"
     )
+
+
+def test_the_sdks_transformer(local: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    from sagemaker.session import Session
+    from sagemaker.transformer import Transformer
+
+    from dockyard.lifecycle.sagemaker_session import EmulatorBotoSession
+
+    boto_session = EmulatorBotoSession(
+        local.url, aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY, region_name=REGION
+    )
+    s3 = local.client("s3")
+    s3.put_object(Bucket=BUCKET, Key="sdk/rows.csv", Body=b"1,2,3,4\n2,2,2,2\n")
+    transformer = Transformer(
+        model_name="batch-m",
+        instance_count=1,
+        instance_type="ml.m5.large",
+        strategy="MultiRecord",
+        assemble_with="Line",
+        accept="text/csv",
+        output_path=f"s3://{BUCKET}/out/sdk",
+        sagemaker_session=Session(boto_session=boto_session, default_bucket=BUCKET),
+    )
+    transformer.transform(
+        f"s3://{BUCKET}/sdk/",
+        content_type="text/csv",
+        split_type="Line",
+        job_name="bt-sdk",
+        wait=True,
+        logs=False,
+    )
+    assert read(s3, "out/sdk/rows.csv.out") == b"30.0\n20.0\n"

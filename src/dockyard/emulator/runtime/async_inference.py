@@ -218,14 +218,15 @@ class AsyncInference:
     async def _invoke(self, request: QueuedRequest, instance: Instance) -> bool:
         """Process ``request`` on ``instance``; False when it never reached the container (to retry)."""
         try:
-            body = await asyncio.to_thread(self._read, request.input_location)
+            body, stored_type = await asyncio.to_thread(self._read, request.input_location)
         except (S3Error, ValueError, OSError) as exc:
             await self._fail(request, f"The input {request.input_location} could not be read: {exc}")
             return True
         headers = {
             header: value
             for header, value in (
-                ("Content-Type", request.content_type),
+                # Without a ContentType, the input object's own (what the SDK's AsyncPredictor relies on).
+                ("Content-Type", request.content_type or stored_type),
                 ("Accept", request.accept),
                 ("X-Amzn-SageMaker-Custom-Attributes", request.custom_attributes),
                 ("X-Amzn-SageMaker-Inference-Id", request.inference_id),
@@ -254,9 +255,9 @@ class AsyncInference:
             await self._write(request.failure_location, response.body, response.headers.get("content-type"))
         return True
 
-    def _read(self, uri: str) -> bytes:
+    def _read(self, uri: str) -> tuple[bytes, str | None]:
         bucket, key = split_s3_uri(uri)
-        return b"".join(self.objects.read(bucket, key))
+        return b"".join(self.objects.read(bucket, key)), self.objects.content_type(bucket, key)
 
     async def _fail(self, request: QueuedRequest, message: str) -> None:
         await self._write(request.failure_location, message.encode(), "text/plain")

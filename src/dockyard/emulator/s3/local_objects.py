@@ -51,6 +51,12 @@ class LocalObjects:
             raise NoSuchKey(key)
         return read_content(self.blobs, Content(item.segments, 0, item.size))
 
+    def content_type(self, bucket: str, key: str) -> str | None:
+        """The Content-Type the object was stored with (None when none, or no such object)."""
+        found = self.store.bucket_anywhere(bucket)
+        item = self.store.object(found.account, bucket, key) if found is not None else None
+        return item.attributes.get("ContentType") if item is not None else None
+
     def write(self, bucket: str, key: str, data: bytes, content_type: str | None = None) -> None:
         """Store ``data`` as the object ``key`` (replacing one of that key); NoSuchBucket when there is no
         such bucket. For results the emulator itself produces (asynchronous inference, batch transform)."""
