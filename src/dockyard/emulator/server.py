@@ -58,6 +58,7 @@ from dockyard.emulator.sagemaker.domain import (
     Model,
     ModelPackage,
     ModelPackageGroup,
+    TransformJob,
 )
 from dockyard.emulator.sagemaker.fleet_reports import FleetReports
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
@@ -146,8 +147,11 @@ class Components:
                 ("models", Model),
                 ("model_package_groups", ModelPackageGroup),
                 ("model_packages", ModelPackage),
+                ("transform_jobs", TransformJob),
             )
         }
+        if self.async_inference is not None:
+            sagemaker["queued_async_requests"] = self.async_inference.queue.count()
         held: dict[str, Any] = {"sagemaker": sagemaker}
         if self.aws is not None:
             held.update(self.aws.status())
