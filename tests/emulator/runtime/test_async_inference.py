@@ -43,14 +43,47 @@ class _Slow(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def slow_model() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+class _Counting(http.server.BaseHTTPRequestHandler):
+    """Answers after 0.3 s, counting the requests it holds at once."""
+
+    lock = threading.Lock()
+    now = 0
+    most = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with self.lock:
+            _Counting.now += 1
+            _Counting.most = max(_Counting.most, _Counting.now)
+        time.sleep(0.3)
+        with self.lock:
+            _Counting.now -= 1
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def counting_model() -> Iterator[str]:
+    yield from _serve(_Counting)
+
+
+@pytest.fixture
+def slow_model() -> Iterator[str]:
+    yield from _serve(_Slow)
 
 
 @pytest.fixture
@@ -64,14 +97,14 @@ def state(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _inference(state: Path, url: str) -> AsyncInference:
+def _inference(state: Path, url: str, config: dict[str, Any] = CONFIG) -> AsyncInference:
     router = Router()
     router.set(EndpointRoute(ENDPOINT, (VariantRoute("v", 1.0, (Instance("i-1", url),)),)))
     runtime = Runtime(router, lambda key: "InService", lambda key, instance: None)
-    return AsyncInference(state, runtime, lambda key: CONFIG)
+    return AsyncInference(state, runtime, lambda key: config)
 
 
-async def _failure(state: Path, key: str, timeout: float = 20) -> str:
+async def _object(state: Path, key: str, timeout: float = 20) -> str:
     objects = LocalObjects(state)
     try:
         deadline = time.monotonic() + timeout
@@ -104,7 +137,7 @@ def test_a_model_slower_than_the_timeout_fails_the_request(state: Path, slow_mod
                 "OutputLocation": "s3://bkt/out/late.out",
                 "FailureLocation": "s3://bkt/err/late-error.out",
             }
-            message = await _failure(state, "err/late-error.out")
+            message = await _object(state, "err/late-error.out")
             assert message == "The model did not answer within InvocationTimeoutSeconds (1 seconds)."
             # The request leaves the queue once its failure is written.
             deadline = time.monotonic() + 10
@@ -145,10 +178,33 @@ def test_a_request_past_its_ttl_fails_without_being_sent(state: Path, slow_model
         inference = _inference(state, slow_model)
         inference.start()
         try:
-            message = await _failure(state, "err/expired-error.out")
+            message = await _object(state, "err/expired-error.out")
             assert message == "The request was not processed within its RequestTTLSeconds (60)."
         finally:
             await inference.runtime.aclose()
             await inference.aclose()
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_an_instance_gets_at_most_its_concurrency_limit(state: Path, counting_model: str, limit: int) -> None:
+    _Counting.now = _Counting.most = 0
+    config = {**CONFIG, "ClientConfig": {"MaxConcurrentInvocationsPerInstance": limit}}
+
+    async def run() -> None:
+        inference = _inference(state, counting_model, config)
+        inference.start()
+        try:
+            for n in range(6):
+                await inference.submit(
+                    CTX, {"EndpointName": "slow", "InputLocation": "s3://bkt/in.csv", "InferenceId": f"r{n}"}
+                )
+            for n in range(6):
+                await _object(state, f"out/r{n}.out")
+        finally:
+            await inference.runtime.aclose()
+            await inference.aclose()
+
+    asyncio.run(run())
+    assert _Counting.most == limit
