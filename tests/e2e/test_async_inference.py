@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from dockyard.archive import pack
 from tests.aws_fixtures import FAKE_KEY, REGION
-from tests.emulator_fixtures import EmulatorProcess
+from tests.emulator_fixtures import EmulatorProcess, own_emulator
 from tests.fixture_images import build_fixture_image, remove_fixture_images, write_model
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -35,14 +35,8 @@ def image(docker_client: docker.DockerClient, base_image: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterator[EmulatorProcess]:
     """An emulator of this module's own: the restart test stops it."""
-    root = tmp_path_factory.mktemp("async")
-    process = EmulatorProcess(root / "state", moto_server, allow_paths=(root,))
-    process.start()
-    yield process
-    process.stop()
-    from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
-
-    remove_fleet_containers(process.state_dir)
+    with own_emulator(tmp_path_factory.mktemp("async"), moto_server) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")

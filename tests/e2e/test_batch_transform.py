@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from dockyard.archive import pack
 from tests.aws_fixtures import FAKE_KEY, REGION
-from tests.emulator_fixtures import EmulatorProcess
+from tests.emulator_fixtures import EmulatorProcess, own_emulator
 from tests.fixture_images import build_fixture_image, remove_fixture_images, write_model
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -35,21 +35,16 @@ def local(
     tmp_path_factory: pytest.TempPathFactory, moto_server: str, image: str
 ) -> Iterator[EmulatorProcess]:
     root = tmp_path_factory.mktemp("batch")
-    process = EmulatorProcess(root / "state", moto_server, allow_paths=(root,))
-    process.start()
-    archive = root / "model.tar.gz"
-    pack(write_model(root / "model"), archive)
-    process.client("s3").create_bucket(Bucket=BUCKET)
-    process.client("sagemaker").create_model(
-        ModelName="batch-m",
-        PrimaryContainer={"Image": image, "ModelDataUrl": archive.as_uri()},
-        ExecutionRoleArn=ROLE,
-    )
-    yield process
-    process.stop()
-    from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
-
-    remove_fleet_containers(process.state_dir)
+    with own_emulator(root, moto_server) as process:
+        archive = root / "model.tar.gz"
+        pack(write_model(root / "model"), archive)
+        process.client("s3").create_bucket(Bucket=BUCKET)
+        process.client("sagemaker").create_model(
+            ModelName="batch-m",
+            PrimaryContainer={"Image": image, "ModelDataUrl": archive.as_uri()},
+            ExecutionRoleArn=ROLE,
+        )
+        yield process
 
 
 def transform(sm: Any, name: str, prefix: str, **extra: Any) -> dict[str, Any]:
