@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import logging
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from dockyard.emulator.errors import (
 )
 from dockyard.emulator.route_table import Router
 from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, classify, signing_scope
+from dockyard.emulator.runtime.async_inference import AsyncInference
 from dockyard.emulator.runtime.capture import CaptureWriter
 from dockyard.emulator.runtime.invoke import Runtime
 from dockyard.emulator.s3.app import S3App, for_s3
@@ -57,11 +59,13 @@ from dockyard.emulator.sagemaker.domain import (
     Model,
     ModelPackage,
     ModelPackageGroup,
+    TransformJob,
 )
 from dockyard.emulator.sagemaker.fleet_reports import FleetReports
 from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
+from dockyard.emulator.sagemaker.transform_runner import TransformRunner
 from dockyard.emulator.security import signed_region
 from dockyard.emulator.service_calls import serve_json, serve_not_served, serve_query
 from dockyard.emulator.services import AwsServices, JsonService, QueryService
@@ -98,6 +102,7 @@ class Components:
     s3: RawHandler | None = None
     capture: CaptureWriter | None = None  # writes data capture straight into the local S3
     capture_objects: LocalObjects | None = None
+    async_inference: AsyncInference | None = None
 
     @classmethod
     def build(cls, settings: EmulatorSettings) -> Components:
@@ -112,13 +117,15 @@ class Components:
             model_data_roots=settings.model_data_roots,
             pull=settings.pull,
         )
-        provider = SageMakerProvider(store, reconciler)
+        objects = LocalObjects(settings.state_dir)  # the local S3, in-process: jobs' and captures' objects
+        transforms = TransformRunner(store, reconciler, objects, time.time)
+        provider = SageMakerProvider(store, reconciler, transforms=transforms)
         s3 = S3App(S3Service(settings.state_dir))
-        objects = LocalObjects(settings.state_dir)
         capture = CaptureWriter(objects.write, interval=settings.capture_interval)
         runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable, capture=capture)
+        queued = AsyncInference(settings.state_dir, runtime, provider.async_config)
         aws = AwsServices.build(settings)
-        return cls(store, reconciler, provider, runtime, aws, s3, capture, objects)
+        return cls(store, reconciler, provider, runtime, aws, s3, capture, objects, queued)
 
     def start(self) -> None:
         self.reconciler.start()
@@ -127,6 +134,8 @@ class Components:
         self.provider.resume()
 
     async def close(self) -> None:
+        if self.async_inference is not None:
+            await self.async_inference.aclose()
         await self.runtime.aclose()
         if self.capture is not None:  # after the runtime: every answered request's record is queued
             self.capture.close()
@@ -149,8 +158,11 @@ class Components:
                 ("models", Model),
                 ("model_package_groups", ModelPackageGroup),
                 ("model_packages", ModelPackage),
+                ("transform_jobs", TransformJob),
             )
         }
+        if self.async_inference is not None:
+            sagemaker["queued_async_requests"] = self.async_inference.queue.count()
         held: dict[str, Any] = {"sagemaker": sagemaker}
         if self.aws is not None:
             held.update(self.aws.status())
@@ -243,6 +255,8 @@ class EmulatorApp:
                     log.exception("the emulator could not start")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                if self.components is not None and self.components.async_inference is not None:
+                    self.components.async_inference.start()  # its dispatcher runs on this loop
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.components is not None:
@@ -281,6 +295,13 @@ class EmulatorApp:
         if self.components is None:
             raise InternalFailure("the emulator is still starting")
         return self.components
+
+    @property
+    def _async_inference(self) -> AsyncInference:
+        queued = self._parts.async_inference
+        if queued is None:
+            raise InternalFailure("asynchronous inference is not running in this emulator")
+        return queued
 
     @property
     def _json_services(self) -> Mapping[str, JsonService]:
@@ -349,7 +370,10 @@ class EmulatorApp:
                 head, chunks = await self._parts.runtime.invoke_stream(ctx, params)
                 await self._relay_stream(send, operation, head, chunks, ctx)
                 return
-            result = await self._parts.runtime.invoke(ctx, params)
+            if operation == "InvokeEndpointAsync":
+                result = await self._async_inference.submit(ctx, params)
+            else:
+                result = await self._parts.runtime.invoke(ctx, params)
             status, response_headers, payload = protocol.response(operation, result)
         except ServiceError as error:
             await self._send_runtime_error(send, error, ctx)

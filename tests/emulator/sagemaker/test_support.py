@@ -189,9 +189,14 @@ def test_supported_values_of_a_partly_refused_member_pass() -> None:
                         "InitialInstanceCount": 1,
                     }
                 ],
-                "AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://bucket/out"}},
+                "AsyncInferenceConfig": {
+                    "OutputConfig": {
+                        "S3OutputPath": "s3://bucket/out",
+                        "NotificationConfig": {"SuccessTopic": "arn:aws:sns:us-east-1:123456789012:done"},
+                    }
+                },
             },
-            "AsyncInferenceConfig",
+            "AsyncInferenceConfig.OutputConfig.NotificationConfig",
         ),
         (
             "CreateModel",

@@ -1,5 +1,4 @@
-"""The emulator's S3 read and written straight from its state directory, for the emulator's own use
-(model data read by the fleet, data capture written by the runtime).
+"""The emulator's S3 read straight from its state directory, for the emulator's own model-data path.
 
 No HTTP round trip and no credentials: the reader opens the S3 database beside the running service (SQLite
 in WAL mode lets both read) and streams the blob files. Buckets are looked up by name alone: a state
@@ -52,9 +51,15 @@ class LocalObjects:
             raise NoSuchKey(key)
         return read_content(self.blobs, Content(item.segments, 0, item.size))
 
-    def write(self, bucket: str, key: str, data: bytes) -> None:
-        """Store ``data`` as the object ``key`` (replacing one there); NoSuchBucket when there is no
-        such bucket. The blob is written whole before the object points at it, as a PutObject's is."""
+    def content_type(self, bucket: str, key: str) -> str | None:
+        """The Content-Type the object was stored with (None when none, or no such object)."""
+        found = self.store.bucket_anywhere(bucket)
+        item = self.store.object(found.account, bucket, key) if found is not None else None
+        return item.attributes.get("ContentType") if item is not None else None
+
+    def write(self, bucket: str, key: str, data: bytes, content_type: str | None = None) -> None:
+        """Store ``data`` as the object ``key`` (replacing one of that key); NoSuchBucket when there is no
+        such bucket. For results the emulator itself produces (asynchronous inference, batch transform)."""
         found = self.store.bucket_anywhere(bucket)
         if found is None:
             raise NoSuchBucket(bucket)
@@ -62,10 +67,10 @@ class LocalObjects:
         try:
             with handle:
                 handle.write(data)
+            blob = self.blobs.commit(temporary)
         except BaseException:
             self.blobs.discard(temporary)
             raise
-        blob = self.blobs.commit(temporary)
         item = StoredObject(
             account=found.account,
             bucket=bucket,
@@ -74,10 +79,21 @@ class LocalObjects:
             etag=f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"',
             modified=time.time(),
             segments=(Segment(blob, len(data)),),
+            attributes={"ContentType": content_type} if content_type else {},
         )
         try:
             replaced = self.store.put_object(item)
         except BaseException:
-            self.blobs.remove(item.blobs)
+            self.blobs.remove([blob])
             raise
         self.blobs.remove(replaced)
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key); ValueError for anything else."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[5:].partition("/")
+    if not bucket:
+        raise ValueError(f"{uri!r} names no bucket")
+    return bucket, key

@@ -139,6 +139,7 @@ class ModelOps:
             model_name = variant.get("ModelName")
             if not model_name or self.store.get(Model, ctx.account, ctx.region, model_name) is None:
                 raise model_not_found(ctx.arn("model", model_name or ""))
+        _check_async_config(params.get("AsyncInferenceConfig"))
         definition = {
             key: value
             for key, value in params.items()
@@ -195,3 +196,17 @@ def _check_local_variant(variant: dict[str, Any]) -> None:
         raise ValidationException(
             f'Production variant "{name}" must specify InstanceType and InitialInstanceCount.'
         )
+
+
+def _check_async_config(config: dict[str, Any] | None) -> None:
+    if config is None:
+        return
+    output = config.get("OutputConfig") or {}
+    for member in ("S3OutputPath", "S3FailurePath"):
+        value = output.get(member)
+        if member == "S3OutputPath" and not value:
+            raise ValidationException("AsyncInferenceConfig.OutputConfig.S3OutputPath must be specified.")
+        if value is not None and not (str(value).startswith("s3://") and len(str(value)) > 5):
+            raise ValidationException(
+                f"AsyncInferenceConfig.OutputConfig.{member} {value!r} is not an S3 URI (s3://bucket/prefix)."
+            )
