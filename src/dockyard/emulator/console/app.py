@@ -23,7 +23,7 @@ from dockyard.emulator.console.views import Views
 from dockyard.emulator.errors import ServiceError
 
 if TYPE_CHECKING:
-    from dockyard.emulator.server import Components
+    from dockyard.emulator.components import Components
     from dockyard.emulator.settings import EmulatorSettings
 
 log = logging.getLogger("dockyard.emulator.console")
