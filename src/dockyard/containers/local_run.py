@@ -150,6 +150,8 @@ class LocalContainer:
             volumes[str(model_dir)] = {"bind": MODEL_DIR, "mode": "ro"}
         elif model_dir is not None:
             image = self._commit_model_layer(model_dir)
+        for host, inside in spec.mounts.items():
+            volumes[host] = {"bind": inside, "mode": "ro"}
         # Host port 0: the engine picks a free one.
         ports: dict[str, tuple[str, int]] = {f"{spec.container_port}/tcp": ("127.0.0.1", spec.host_port or 0)}
         for port in spec.extra_ports:

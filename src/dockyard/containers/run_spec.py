@@ -48,6 +48,7 @@ class RunSpec:
     # False: no port is published (an ``internal`` network cannot publish one); the server is reached
     # at the container's address on ``network``, which the host routes to on a Linux engine.
     publish: bool = True
+    mounts: Mapping[str, str] = field(default_factory=dict)  # host directory -> container path, read-only
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from dockyard.emulator.context import ResourceKey
+from dockyard.emulator.target_models import ModelSource
 
 # How the runtime tells the fleet that it could not reach an instance (endpoint, instance id): the fleet
 # checks that instance at once instead of at its next round. Called from the event loop: must not block.
@@ -45,6 +46,7 @@ class VariantRoute:
     name: str
     weight: float
     instances: tuple[Instance, ...] = ()
+    models: ModelSource | None = None  # a multi-model variant: where its TargetModels come from
 
     def healthy(self) -> list[Instance]:
         return [instance for instance in self.instances if instance.healthy]

@@ -19,6 +19,7 @@ from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ModelError, ModelStreamError, ServiceUnavailable, ValidationError
 from dockyard.emulator.route_table import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
 from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError, Response
+from dockyard.emulator.runtime.target_models import LoadFailed, TargetModels
 
 INVOCATION_TIMEOUT = 60.0  # SageMaker's limit on a container's answer to /invocations
 READY_WAIT = 5.0  # how long a request waits for a healthy instance (one being replaced) before a 503
@@ -72,6 +73,7 @@ class Runtime:
         self.invocation_timeout = invocation_timeout
         self.ready_wait = ready_wait
         self._pool: Pool | None = None
+        self.target_models = TargetModels()
 
     @property
     def pool(self) -> Pool:
@@ -84,14 +86,16 @@ class Runtime:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        await self.target_models.aclose()
 
     # ---- InvokeEndpoint --------------------------------------------------------------------------
 
     async def invoke(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         headers, body = _headers(params), params.get("Body") or b""
 
-        def post(instance: Instance) -> Awaitable[Response]:
-            return self.pool.post(instance.origin, INVOCATIONS, headers, body)
+        async def post(variant: VariantRoute, instance: Instance) -> Response:
+            path = await self._path(ctx, variant, instance, params)
+            return await self.pool.post(instance.origin, path, headers, body)
 
         variant, instance, response = await self._send(ctx, params, post)
         instance.outstanding -= 1  # the whole answer is in
@@ -105,8 +109,11 @@ class Runtime:
     ) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
         headers, body = _headers(params), params.get("Body") or b""
 
-        def stream(instance: Instance) -> Awaitable[tuple[Response, AsyncGenerator[bytes, None]]]:
-            return self.pool.stream(instance.origin, INVOCATIONS, headers, body)
+        async def stream(
+            variant: VariantRoute, instance: Instance
+        ) -> tuple[Response, AsyncGenerator[bytes, None]]:
+            path = await self._path(ctx, variant, instance, params)
+            return await self.pool.stream(instance.origin, path, headers, body)
 
         variant, instance, (response, chunks) = await self._send(ctx, params, stream)
         if not 200 <= response.status < 300:
@@ -120,7 +127,7 @@ class Runtime:
         return _output(response.headers, variant.name, {}), self._relay(chunks, instance)
 
     async def _send(
-        self, ctx: Caller, params: dict[str, Any], send: Callable[[Instance], Awaitable[T]]
+        self, ctx: Caller, params: dict[str, Any], send: Callable[[VariantRoute, Instance], Awaitable[T]]
     ) -> tuple[VariantRoute, Instance, T]:
         """``send`` to a chosen instance, and to another one while nothing reached a model. On success
         the instance's request stays counted in ``outstanding``: the caller ends it."""
@@ -132,7 +139,7 @@ class Runtime:
             instance.outstanding += 1
             try:
                 async with asyncio.timeout(self.invocation_timeout):
-                    return variant, instance, await send(instance)
+                    return variant, instance, await send(variant, instance)
             except _RETRYABLE as exc:
                 instance.outstanding -= 1
                 self._unreachable(endpoint, instance)
@@ -149,6 +156,17 @@ class Runtime:
                 instance.outstanding -= 1
                 raise
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _path(
+        self, ctx: Caller, variant: VariantRoute, instance: Instance, params: dict[str, Any]
+    ) -> str:
+        """``/invocations``, or for a multi-model variant the TargetModel's, loaded first when need be."""
+        if variant.models is None:
+            return INVOCATIONS
+        try:
+            return await self.target_models.invoke_path(variant.models, instance, params.get("TargetModel"))
+        except LoadFailed as exc:
+            raise _model_error(ctx, str(params["EndpointName"]), exc.status, exc.message) from None
 
     async def _relay(self, chunks: AsyncGenerator[bytes, None], instance: Instance) -> AsyncIterator[bytes]:
         try:

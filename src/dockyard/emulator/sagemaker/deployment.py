@@ -28,6 +28,7 @@ class ContainerSpec:
     model_data_compressed: bool = True
     environment: Mapping[str, str] = field(default_factory=dict)
     network_isolation: bool = False  # CreateModel's EnableNetworkIsolation
+    multi_model: bool = False  # Mode MultiModel: the model data URL is a prefix of model archives
 
 
 @dataclass(frozen=True)

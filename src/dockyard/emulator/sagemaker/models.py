@@ -178,6 +178,14 @@ def container_spec(definition: dict[str, Any], environment: dict[str, str]) -> C
             model_data_compressed=source.get("CompressionType") == "Gzip",
             environment=environment,
         )
+    if definition.get("Mode") == "MultiModel":
+        prefix = definition.get("ModelDataUrl")
+        if not prefix or not str(prefix).startswith("s3://"):
+            raise ValidationException(
+                "A container in MultiModel mode must specify ModelDataUrl: "
+                "the S3 prefix of its model archives."
+            )
+        return ContainerSpec(image=image, model_data_prefix=prefix, environment=environment, multi_model=True)
     return ContainerSpec(image=image, model_data_url=definition.get("ModelDataUrl"), environment=environment)
 
 

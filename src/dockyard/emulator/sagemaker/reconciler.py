@@ -36,7 +36,8 @@ from dockyard.containers.engine import connect
 from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.ecr.uris import resolved_reference
-from dockyard.emulator.route_table import EndpointRoute, Router, VariantRoute
+from dockyard.emulator.route_table import EndpointRoute, Router
+from dockyard.emulator.sagemaker import multi_model
 from dockyard.emulator.sagemaker.collector import GRACE as COLLECT_GRACE
 from dockyard.emulator.sagemaker.collector import Collector
 from dockyard.emulator.sagemaker.deployment import (
@@ -275,7 +276,7 @@ class Reconciler:
             self.events.deployment_failed(spec, _reason(exc))
             return
         # Blue/green: one store moves all traffic to the new fleet.
-        self.router.set(_route(spec, kept))
+        self.router.set(self._route(spec, kept))
         fleet = self._fleets[name] = _Fleet(spec, kept, updating=current is not None)
         serving = fleet.all()
         retired = [i for i in (current.all() if current is not None else []) if i not in serving]
@@ -319,6 +320,9 @@ class Reconciler:
             return
         with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
             list(pool.map(lambda i: self.containers.remove(i, self.stop_grace), instances))
+
+    def _route(self, spec: DeploymentSpec, instances: dict[str, list[FleetInstance]]) -> EndpointRoute:
+        return multi_model.route(spec, instances, self.state_dir, self.model_data, variant_digest)
 
     def _discard_names(self, names: list[str]) -> None:
         for container_name in names:
@@ -386,7 +390,7 @@ class Reconciler:
                     raise
                 group = [fresh if i is failing else i for i in fleet.instances[variant.name]]
                 fleet.instances[variant.name] = group
-                self.router.set(_route(fleet.spec, fleet.instances))
+                self.router.set(self._route(fleet.spec, fleet.instances))
                 self.containers.remove(failing, 1.0)
         except (StartFailure, ModelDataError, Cancelled, DockyardError) as exc:
             log.warning("replacing %s of endpoint %s failed: %s", failing.name, name, exc)
@@ -401,14 +405,6 @@ def _reason(exc: Exception) -> str:
         return f"The local fleet could not start the endpoint: {exc.message}"
     log.error("deployment failed unexpectedly", exc_info=exc)
     return f"The local fleet failed unexpectedly: {type(exc).__name__}: {exc}"
-
-
-def _route(spec: DeploymentSpec, instances: dict[str, list[FleetInstance]]) -> EndpointRoute:
-    variants = tuple(
-        VariantRoute(v.name, v.weight, tuple(i.route for i in instances.get(v.name, [])))
-        for v in spec.variants
-    )
-    return EndpointRoute(spec.endpoint, variants)
 
 
 def remove_fleet_containers(state_dir: Path, client_factory: Callable[[], DockerClient] = connect) -> None:

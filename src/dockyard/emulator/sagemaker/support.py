@@ -8,8 +8,8 @@ botocore's model and fails on any member that is in neither.
 
 Paths name members as the API does: ``ProductionVariants[].ServerlessConfig``. A structure listed as
 honoured with none of its members listed is honoured whole (kept as given and returned). Some members
-are honoured for some values and refused for others (``Mode`` ``MultiModel``); they are in both lists,
-and the refusal says which values it refuses.
+are honoured for some values and refused for others (``RepositoryAccessMode`` ``Vpc``); they are in
+both lists, and the refusal says which values it refuses.
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ _CONTAINER_REFUSED = (
         "images come from the local Docker engine, not from a private registry in a VPC ('Vpc')",
         _equals("Vpc"),
     ),
-    Refusal("Mode", "multi-model endpoints ('MultiModel') are not implemented", _equals("MultiModel")),
     Refusal("ModelDataSource.S3DataSource.HubAccessConfig", "there is no SageMaker hub locally"),
     Refusal("ModelDataSource.S3DataSource.ManifestS3Uri", "manifest-listed model data is not implemented"),
     Refusal("ModelDataSource.S3DataSource.ETag", "model data ETag pinning is not implemented"),
