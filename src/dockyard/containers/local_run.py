@@ -49,6 +49,7 @@ from dockyard.containers.run_spec import (
     StopResult,
     inspect_image,
     limits_for,
+    limits_of_size,
 )
 from dockyard.errors import ContainerError, DockyardError, UsageError
 
@@ -86,7 +87,11 @@ class LocalContainer:
         self.name = spec.name or f"dockyard-run-{secrets.token_hex(4)}"
         try:
             self.image = inspect_image(self.client, spec.image)
-            self.limits = limits_for(self.client, spec.instance_type)
+            self.limits = (
+                limits_for(self.client, spec.instance_type)
+                if spec.memory_mb is None
+                else limits_of_size(self.client, spec.memory_mb, spec.cpus or 1.0)
+            )
         except BaseException:
             self._close_client()
             raise

@@ -15,10 +15,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.target_models import ModelSource
+
+if TYPE_CHECKING:
+    from dockyard.emulator.serverless import ServerlessPool
 
 # How the runtime tells the fleet that it could not reach an instance (endpoint, instance id): the fleet
 # checks that instance at once instead of at its next round. Called from the event loop: must not block.
@@ -47,6 +51,7 @@ class VariantRoute:
     weight: float
     instances: tuple[Instance, ...] = ()
     models: ModelSource | None = None  # a multi-model variant: where its TargetModels come from
+    serverless: ServerlessPool | None = None  # a serverless variant: its container comes on demand
 
     def healthy(self) -> list[Instance]:
         return [instance for instance in self.instances if instance.healthy]
@@ -76,7 +81,7 @@ class EndpointRoute:
 
     def choose_variant(self) -> VariantRoute | None:
         """A variant with a healthy instance, at random in proportion to its weight."""
-        candidates = [variant for variant in self.variants if variant.healthy()]
+        candidates = [v for v in self.variants if v.serverless is not None or v.healthy()]
         if not candidates:
             return None
         weights = [max(variant.weight, 0.0) for variant in candidates]

@@ -223,12 +223,38 @@ def test_endpoint_config_errors(cp: ControlPlane) -> None:
                 {
                     "VariantName": "v",
                     "ModelName": "m1",
-                    "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1},
+                    "ServerlessConfig": {"MemorySizeInMB": 1500, "MaxConcurrency": 1},
                 }
             ],
-            "ProductionVariants[0].ServerlessConfig is not supported by the local SageMaker (dockyard "
-            "emulator) yet: serverless variants are not implemented; give the variant an InstanceType. "
-            "Leave it out locally, or deploy to SageMaker (--target aws).",
+            'ServerlessConfig.MemorySizeInMB of variant "v" is 1500; it must be one of 1024, 2048, 3072, '
+            "4096, 5120, 6144.",
+        ),
+        (
+            [
+                {
+                    "VariantName": "v",
+                    "ModelName": "m1",
+                    "ServerlessConfig": {
+                        "MemorySizeInMB": 2048,
+                        "MaxConcurrency": 2,
+                        "ProvisionedConcurrency": 3,
+                    },
+                }
+            ],
+            'ServerlessConfig.ProvisionedConcurrency of variant "v" is 3; it must be between 1 and '
+            "MaxConcurrency (2).",
+        ),
+        (
+            [
+                {
+                    "VariantName": "v",
+                    "ModelName": "m1",
+                    "InstanceType": "ml.m5.large",
+                    "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 2},
+                }
+            ],
+            'Production variant "v" has a ServerlessConfig: it must not specify InstanceType or '
+            "InitialInstanceCount.",
         ),
     ],
 )

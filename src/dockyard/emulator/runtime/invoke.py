@@ -16,10 +16,17 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from dockyard.emulator.context import Caller, ResourceKey
-from dockyard.emulator.errors import ModelError, ModelStreamError, ServiceUnavailable, ValidationError
+from dockyard.emulator.errors import (
+    ModelError,
+    ModelStreamError,
+    ServiceUnavailable,
+    ThrottlingException,
+    ValidationError,
+)
 from dockyard.emulator.route_table import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
 from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError, Response
 from dockyard.emulator.runtime.target_models import LoadFailed, TargetModels
+from dockyard.emulator.serverless import ServerlessPool
 
 INVOCATION_TIMEOUT = 60.0  # SageMaker's limit on a container's answer to /invocations
 READY_WAIT = 5.0  # how long a request waits for a healthy instance (one being replaced) before a 503
@@ -74,6 +81,7 @@ class Runtime:
         self.ready_wait = ready_wait
         self._pool: Pool | None = None
         self.target_models = TargetModels()
+        self._cold_starts: dict[int, asyncio.Lock] = {}  # serverless pool -> its one cold start at a time
 
     @property
     def pool(self) -> Pool:
@@ -201,24 +209,52 @@ class Runtime:
         self, route: EndpointRoute | None, endpoint: ResourceKey, target: str | None
     ) -> tuple[VariantRoute, Instance]:
         chosen = _pick(route, endpoint.name, target)
+        if chosen is not None and chosen[0].serverless is not None:
+            return chosen[0], await self._serverless(chosen[0].serverless, endpoint.name)
         if chosen is not None:
-            return chosen
+            assert chosen[1] is not None
+            return chosen[0], chosen[1]
         # No healthy instance right now (one being replaced, the emulator re-adopting its fleet).
         deadline = time.monotonic() + self.ready_wait
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             chosen = _pick(self.router.get(endpoint) or route, endpoint.name, target)
-            if chosen is not None:
-                return chosen
+            if chosen is not None and chosen[1] is not None:
+                return chosen[0], chosen[1]
         which = f"variant {target} of endpoint {endpoint.name}" if target else f"endpoint {endpoint.name}"
         raise ServiceUnavailable(f"No healthy instance of {which} is available. Please try again.")
+
+    async def _serverless(self, pool: ServerlessPool, name: str) -> Instance:
+        """The serverless variant's container, started first when there is none (a cold start)."""
+        instance = pool.current()
+        if instance is not None and instance.outstanding >= pool.max_concurrency:
+            raise ThrottlingException(
+                f"The endpoint {name} is already serving its MaxConcurrency of {pool.max_concurrency} "
+                "concurrent requests. Please try again."
+            )
+        if instance is None:
+            lock = self._cold_starts.setdefault(id(pool), asyncio.Lock())
+            async with lock:
+                instance = pool.current()
+                if instance is None:
+                    try:
+                        instance = await asyncio.to_thread(pool.cold_start)
+                    except Exception as exc:
+                        raise ServiceUnavailable(
+                            f"The serverless endpoint {name} could not start a container: {exc}"
+                        ) from None
+        pool.touch()
+        return instance
 
     def _unreachable(self, endpoint: ResourceKey, instance: Instance) -> None:
         instance.healthy = False  # out of routing now; the fleet replaces it
         self.report_unreachable(endpoint, instance.instance_id)
 
 
-def _pick(route: EndpointRoute | None, name: str, target: str | None) -> tuple[VariantRoute, Instance] | None:
+def _pick(
+    route: EndpointRoute | None, name: str, target: str | None
+) -> tuple[VariantRoute, Instance | None] | None:
+    """The variant and its instance; the instance is None for a serverless variant (it may have none)."""
     if route is None:
         return None
     if target:
@@ -229,6 +265,8 @@ def _pick(route: EndpointRoute | None, name: str, target: str | None) -> tuple[V
         variant = route.choose_variant()
         if variant is None:
             return None
+    if variant.serverless is not None:
+        return variant, None
     instance = variant.pick()
     return None if instance is None else (variant, instance)
 

@@ -129,6 +129,10 @@ def _variant_summary(
         "CurrentInstanceCount": view.current_instance_count if view is not None else 0,
         "DesiredInstanceCount": target.instance_count,
     }
+    if spec.serverless:  # no instances to count: the serverless configuration instead
+        del summary["CurrentInstanceCount"], summary["DesiredInstanceCount"]
+        summary["CurrentServerlessConfig"] = dict(spec.serverless)
+        summary["DesiredServerlessConfig"] = dict(target.serverless or spec.serverless)
     status = view.status if view is not None else ("Creating" if endpoint.serving is None else "")
     if status in _VARIANT_STATUSES:
         summary["VariantStatus"] = [{"Status": status, "StartTime": endpoint.pending_since}]

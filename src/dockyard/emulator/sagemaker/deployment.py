@@ -42,6 +42,8 @@ class VariantDeployment:
     instance_count: int
     weight: float = 1.0
     startup_timeout: int = DEFAULT_STARTUP_TIMEOUT
+    # ServerlessConfig: no instances at deployment; a container on demand, capped at MemorySizeInMB.
+    serverless: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True)

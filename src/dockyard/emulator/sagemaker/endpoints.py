@@ -30,6 +30,7 @@ from dockyard.emulator.sagemaker.domain import (
 )
 from dockyard.emulator.sagemaker.listing import Listing
 from dockyard.emulator.sagemaker.models import ModelOps
+from dockyard.emulator.sagemaker.serverless_config import SERVERLESS_INSTANCE_TYPE
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.sagemaker.tags import tags_of
 
@@ -173,8 +174,9 @@ class EndpointOps:
                     name=variant["VariantName"],
                     model_name=model.name,
                     container=model.container,
-                    instance_type=variant["InstanceType"],
-                    instance_count=int(variant["InitialInstanceCount"]),
+                    instance_type=variant.get("InstanceType") or SERVERLESS_INSTANCE_TYPE,
+                    instance_count=int(variant.get("InitialInstanceCount") or 0),
+                    serverless=variant.get("ServerlessConfig"),
                     weight=1.0 if weight is None else float(weight),
                     startup_timeout=int(
                         variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT

@@ -17,6 +17,7 @@ from dockyard.emulator.sagemaker.deployment import ContainerSpec
 from dockyard.emulator.sagemaker.domain import EndpointConfig, Model
 from dockyard.emulator.sagemaker.listing import Listing
 from dockyard.emulator.sagemaker.registry import RegistryOps
+from dockyard.emulator.sagemaker.serverless_config import check_serverless_variant
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.sagemaker.tags import tags_of
 
@@ -191,6 +192,9 @@ def container_spec(definition: dict[str, Any], environment: dict[str, str]) -> C
 
 def _check_local_variant(variant: dict[str, Any]) -> None:
     name = variant["VariantName"]
+    if variant.get("ServerlessConfig"):
+        check_serverless_variant(variant)
+        return
     if not variant.get("InstanceType") or not variant.get("InitialInstanceCount"):
         raise ValidationException(
             f'Production variant "{name}" must specify InstanceType and InitialInstanceCount.'

@@ -12,20 +12,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dockyard.emulator.route_table import EndpointRoute, VariantRoute
-from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantDeployment
+from dockyard.emulator.sagemaker.deployment import VariantDeployment
 from dockyard.emulator.sagemaker.model_data import ModelDataCache
+from dockyard.emulator.sagemaker.serverless_config import serverless_run_options
 from dockyard.emulator.target_models import (
     CONTAINER_MODELS_DIR,
     DEFAULT_MAX_LOADED,
     MAX_LOADED_ENV,
     ModelSource,
 )
-
-if TYPE_CHECKING:
-    from dockyard.emulator.sagemaker.instances import FleetInstance
 
 
 def models_dir(state_dir: Path, digest: str) -> Path:
@@ -36,12 +33,13 @@ def models_dir(state_dir: Path, digest: str) -> Path:
 def run_options(state_dir: Path, variant: VariantDeployment, digest: str) -> dict[str, Any]:
     """``RunSpec`` members for a container of ``variant``: its environment, and the models mount."""
     environment = dict(variant.container.environment)
+    sizing = serverless_run_options(variant.serverless)  # a serverless variant's memory and CPU
     if not variant.container.multi_model:
-        return {"environment": environment}
+        return {"environment": environment, **sizing}
     host = models_dir(state_dir, digest)
     host.mkdir(parents=True, exist_ok=True)
     environment.setdefault("SAGEMAKER_MULTI_MODEL", "true")
-    return {"environment": environment, "mounts": {str(host): CONTAINER_MODELS_DIR}}
+    return {"environment": environment, "mounts": {str(host): CONTAINER_MODELS_DIR}, **sizing}
 
 
 def max_loaded(environ: Mapping[str, str] | None = None) -> int:
@@ -53,26 +51,16 @@ def max_loaded(environ: Mapping[str, str] | None = None) -> int:
     return max(1, value)
 
 
-def route(
-    spec: DeploymentSpec,
-    instances: Mapping[str, list[FleetInstance]],
-    state_dir: Path,
-    model_data: ModelDataCache,
-    digest_of: Any,
-) -> EndpointRoute:
-    """The endpoint's routing entry: each variant's instances, and a multi-model variant's source."""
-    variants = []
-    for variant in spec.variants:
-        source = None
-        container = variant.container
-        if container.multi_model and container.model_data_prefix:
-            prefix, region = container.model_data_prefix, spec.region
+def model_source(
+    state_dir: Path, model_data: ModelDataCache, variant: VariantDeployment, digest: str, region: str
+) -> ModelSource | None:
+    """Where the runtime gets a multi-model variant's TargetModels (None for other variants)."""
+    container = variant.container
+    if not container.multi_model or not container.model_data_prefix:
+        return None
+    prefix = container.model_data_prefix
 
-            def fetch(target: str, prefix: str = prefix, region: str = region) -> Path:
-                return model_data.target_model(prefix, target, region)
+    def fetch(target: str) -> Path:
+        return model_data.target_model(prefix, target, region)
 
-            host = models_dir(state_dir, digest_of(spec.endpoint_name, variant))
-            source = ModelSource(prefix, host, fetch, max_loaded())
-        routes = tuple(instance.route for instance in instances.get(variant.name, []))
-        variants.append(VariantRoute(variant.name, variant.weight, routes, source))
-    return EndpointRoute(spec.endpoint, tuple(variants))
+    return ModelSource(prefix, models_dir(state_dir, digest), fetch, max_loaded())

@@ -36,8 +36,7 @@ from dockyard.containers.engine import connect
 from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.ecr.uris import resolved_reference
-from dockyard.emulator.route_table import EndpointRoute, Router
-from dockyard.emulator.sagemaker import multi_model
+from dockyard.emulator.route_table import Router
 from dockyard.emulator.sagemaker.collector import GRACE as COLLECT_GRACE
 from dockyard.emulator.sagemaker.collector import Collector
 from dockyard.emulator.sagemaker.deployment import (
@@ -58,6 +57,7 @@ from dockyard.emulator.sagemaker.instances import (
     variant_digest,
 )
 from dockyard.emulator.sagemaker.model_data import ModelDataCache, ModelDataError
+from dockyard.emulator.sagemaker.routes import Routes
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
@@ -112,6 +112,7 @@ class Reconciler:
             client_factory, state_dir, container_prefix, emulator_id(state_dir), pull
         )
         self.collector = Collector(self.model_data, self.containers, collect_grace)
+        self.routes = Routes(router, state_dir, self.model_data, self.containers, variant_digest)
         self.monitor_interval = monitor_interval
         self.failure_threshold = failure_threshold
         self.stop_grace = stop_grace
@@ -276,7 +277,7 @@ class Reconciler:
             self.events.deployment_failed(spec, _reason(exc))
             return
         # Blue/green: one store moves all traffic to the new fleet.
-        self.router.set(self._route(spec, kept))
+        self.routes.set(spec, kept)
         fleet = self._fleets[name] = _Fleet(spec, kept, updating=current is not None)
         serving = fleet.all()
         retired = [i for i in (current.all() if current is not None else []) if i not in serving]
@@ -321,15 +322,12 @@ class Reconciler:
         with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
             list(pool.map(lambda i: self.containers.remove(i, self.stop_grace), instances))
 
-    def _route(self, spec: DeploymentSpec, instances: dict[str, list[FleetInstance]]) -> EndpointRoute:
-        return multi_model.route(spec, instances, self.state_dir, self.model_data, variant_digest)
-
     def _discard_names(self, names: list[str]) -> None:
         for container_name in names:
             self.containers.remove_named(container_name)
 
     def _remove(self, name: ResourceKey, _spec: DeploymentSpec | None) -> None:
-        self.router.drop(name)
+        self.routes.drop(name)
         fleet = self._fleets.pop(name, None)
         instances = fleet.all() if fleet is not None else []
         self._drain(instances)
@@ -390,7 +388,7 @@ class Reconciler:
                     raise
                 group = [fresh if i is failing else i for i in fleet.instances[variant.name]]
                 fleet.instances[variant.name] = group
-                self.router.set(self._route(fleet.spec, fleet.instances))
+                self.routes.set(fleet.spec, fleet.instances)
                 self.containers.remove(failing, 1.0)
         except (StartFailure, ModelDataError, Cancelled, DockyardError) as exc:
             log.warning("replacing %s of endpoint %s failed: %s", failing.name, name, exc)

@@ -87,12 +87,15 @@ _VARIANT = (
     "InferenceAmiVersion",
     "RoutingConfig",
     "RoutingConfig.RoutingStrategy",
+    "ServerlessConfig",
+    "ServerlessConfig.MemorySizeInMB",
+    "ServerlessConfig.MaxConcurrency",
+    "ServerlessConfig.ProvisionedConcurrency",
 )
 _VARIANT_REFUSED = (
     Refusal("InstancePools", "instance pools are not implemented"),
     Refusal("AcceleratorType", "Elastic Inference accelerators do not exist locally"),
     Refusal("CoreDumpConfig", "core dumps are not collected"),
-    Refusal("ServerlessConfig", "serverless variants are not implemented; give the variant an InstanceType"),
     Refusal("EnableSSMAccess", "there is no SSM access to local containers", _true),
     Refusal("ManagedInstanceScaling", "managed instance scaling is not implemented"),
     Refusal(
