@@ -144,3 +144,54 @@ def test_target_models_load_on_first_use_and_the_least_recent_is_unloaded(
         assert untargeted.value.response["Error"]["Code"] == "ValidationError"
     finally:
         sagemaker.delete_endpoint(EndpointName=name)
+
+
+def test_sagemaker_sdk_multi_data_model(
+    mme_emulator: EmulatorProcess,
+    fixture_image: Callable[[str], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SDK's MultiDataModel, unmodified: add_model uploads to the prefix, predict(target_model=...)."""
+    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")  # the SDK's own notice, not about dockyard
+    import sagemaker
+    from sagemaker.multidatamodel import MultiDataModel
+    from sagemaker.predictor import Predictor
+    from sagemaker.serializers import CSVSerializer
+
+    from tests.aws_fixtures import AWS_VARIABLES, FAKE_KEY, REGION
+
+    for variable in AWS_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", mme_emulator.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_KEY)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    bucket = "dy-mme-sdk"
+    mme_emulator.client("s3").create_bucket(Bucket=bucket)
+    session = sagemaker.Session(default_bucket=bucket)
+    name = f"dy-mdm-{uuid.uuid4().hex[:6]}"
+    model = MultiDataModel(
+        name=name,
+        model_data_prefix=f"s3://{bucket}/mdm/",
+        image_uri=fixture_image("dockyard"),
+        role=ROLE,
+        sagemaker_session=session,
+        predictor_cls=Predictor,
+    )
+    directory = tmp_path / "m"
+    directory.mkdir()
+    (directory / "weights.json").write_text(json.dumps({"weights": [2, 0, 0, 0]}))
+    pack(directory, tmp_path / "double.tar.gz")
+    model.add_model(str(tmp_path / "double.tar.gz"), "double.tar.gz")
+    assert list(model.list_models()) == ["double.tar.gz"]
+    predictor = model.deploy(
+        initial_instance_count=1, instance_type="ml.m5.large", endpoint_name=name, serializer=CSVSerializer()
+    )
+    assert predictor is not None
+    try:
+        answer = predictor.predict([1, 2, 3, 4], target_model="double.tar.gz")
+        assert answer.decode().strip() == "2.0"
+    finally:
+        predictor.delete_endpoint()
