@@ -108,10 +108,25 @@ def test_model_container_forms(cp: ControlPlane) -> None:
     ("params", "message"),
     [
         (
-            {"Containers": [{"Image": IMAGE}, {"Image": IMAGE}]},
-            "The model has 2 containers: inference pipelines (more than one container) are not supported "
-            "by the local SageMaker (dockyard emulator). Deploy them to SageMaker, or give the model one "
-            "container.",
+            {
+                "Containers": [{"Image": IMAGE}, {"Image": IMAGE}],
+                "InferenceExecutionConfig": {"Mode": "Direct"},
+            },
+            "Containers[0] has no ContainerHostname: in Direct mode every container needs one, for "
+            "TargetContainerHostname to name it.",
+        ),
+        (
+            {
+                "Containers": [
+                    {"Image": IMAGE, "ContainerHostname": "a"},
+                    {"Image": IMAGE, "ContainerHostname": "a"},
+                ]
+            },
+            "The ContainerHostname of each container of a pipeline must be unique.",
+        ),
+        (
+            {"Containers": [{"Image": IMAGE}] * 16},
+            "The model has 16 containers; an inference pipeline has at most 15.",
         ),
         ({}, "Either PrimaryContainer or Containers must be specified."),
         (

@@ -24,6 +24,7 @@ from dockyard.emulator.errors import (
     ValidationError,
 )
 from dockyard.emulator.route_table import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
+from dockyard.emulator.runtime.pipelines import run_pipeline
 from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError, Response
 from dockyard.emulator.runtime.target_models import LoadFailed, TargetModels
 from dockyard.emulator.serverless import ServerlessPool
@@ -102,6 +103,9 @@ class Runtime:
         headers, body = _headers(params), params.get("Body") or b""
 
         async def post(variant: VariantRoute, instance: Instance) -> Response:
+            if variant.pipeline:
+                route = self.router.get(ctx.key(str(params["EndpointName"])))
+                return await self._pipeline(route, variant, instance, headers, body, params)
             path = await self._path(ctx, variant, instance, params)
             return await self.pool.post(instance.origin, path, headers, body)
 
@@ -164,6 +168,22 @@ class Runtime:
                 instance.outstanding -= 1
                 raise
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _pipeline(
+        self,
+        route: EndpointRoute | None,
+        variant: VariantRoute,
+        instance: Instance,
+        headers: dict[str, str],
+        body: bytes,
+        params: dict[str, Any],
+    ) -> Response:
+        async def post(to: Instance, sent: dict[str, str], payload: bytes) -> Response:
+            return await self.pool.post(to.origin, INVOCATIONS, sent, payload)
+
+        target = params.get("TargetContainerHostname")
+        _, answer = await run_pipeline(route, variant, instance, headers, body, target, post)
+        return answer
 
     async def _path(
         self, ctx: Caller, variant: VariantRoute, instance: Instance, params: dict[str, Any]

@@ -87,7 +87,7 @@ def endpoint_description(endpoint: Endpoint, views: tuple[VariantView, ...]) -> 
         running = {view.name: view for view in views}
         described["ProductionVariants"] = [
             _variant_summary(endpoint, current, desired or current, name, running.get(name))
-            for name in (variant.name for variant in current.variants)
+            for name in (variant.name for variant in current.variants if not variant.hidden)
         ]
     if endpoint.status == UPDATING and endpoint.pending is not None and endpoint.pending_config is not None:
         described["PendingDeploymentSummary"] = {
@@ -103,6 +103,7 @@ def endpoint_description(endpoint: Endpoint, views: tuple[VariantView, ...]) -> 
                     "VariantStatus": [{"Status": "Creating", "StartTime": endpoint.pending_since}],
                 }
                 for variant in endpoint.pending.variants
+                if not variant.hidden
             ],
         }
     return described

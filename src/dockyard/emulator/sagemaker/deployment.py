@@ -44,6 +44,11 @@ class VariantDeployment:
     startup_timeout: int = DEFAULT_STARTUP_TIMEOUT
     # ServerlessConfig: no instances at deployment; a container on demand, capped at MemorySizeInMB.
     serverless: Mapping[str, int] | None = None
+    # An inference pipeline: (ContainerHostname, variant) of every container in order, on the variant
+    # of the first; the others are deployed as hidden variants of their own (never chosen for traffic).
+    pipeline: tuple[tuple[str, str], ...] = ()
+    direct: bool = False  # InferenceExecutionConfig Mode Direct (else Serial)
+    hidden: bool = False
 
 
 @dataclass(frozen=True)

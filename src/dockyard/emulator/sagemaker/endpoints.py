@@ -30,6 +30,7 @@ from dockyard.emulator.sagemaker.domain import (
 )
 from dockyard.emulator.sagemaker.listing import Listing
 from dockyard.emulator.sagemaker.models import ModelOps
+from dockyard.emulator.sagemaker.pipelines import expand
 from dockyard.emulator.sagemaker.serverless_config import SERVERLESS_INSTANCE_TYPE
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.sagemaker.tags import tags_of
@@ -169,7 +170,7 @@ class EndpointOps:
         for variant in config.variants:
             model = self.models.get_model(ctx, variant["ModelName"])  # may be gone since the config
             weight = variant.get("InitialVariantWeight")
-            variants.append(
+            variants += expand(
                 VariantDeployment(
                     name=variant["VariantName"],
                     model_name=model.name,
@@ -181,7 +182,8 @@ class EndpointOps:
                     startup_timeout=int(
                         variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT
                     ),
-                )
+                ),
+                model,
             )
         return DeploymentSpec(
             endpoint_name=endpoint_name,

@@ -16,6 +16,7 @@ from dockyard.emulator.sagemaker import converters
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
 from dockyard.emulator.sagemaker.domain import EndpointConfig, Model
 from dockyard.emulator.sagemaker.listing import Listing
+from dockyard.emulator.sagemaker.pipelines import pipeline_of
 from dockyard.emulator.sagemaker.registry import RegistryOps
 from dockyard.emulator.sagemaker.serverless_config import check_serverless_variant
 from dockyard.emulator.sagemaker.store import Store
@@ -62,11 +63,20 @@ class ModelOps:
     def create_model(self, ctx: Caller, params: dict[str, Any]) -> Result:
         name: str = params["ModelName"]
         arn = ctx.arn("model", name)
-        container = self._container(ctx, params)
-        if params.get("EnableNetworkIsolation"):
-            container = dataclasses.replace(container, network_isolation=True)
+        isolated = bool(params.get("EnableNetworkIsolation"))
+        if len(params.get("Containers") or []) > 1 and not params.get("PrimaryContainer"):
+            specs, hostnames, direct = pipeline_of(
+                params, lambda c: self._container(ctx, {"Containers": [c]})
+            )
+            specs = tuple(dataclasses.replace(spec, network_isolation=isolated) for spec in specs)
+            container, more = specs[0], specs[1:]
+        else:
+            container, more, hostnames, direct = self._container(ctx, params), (), (), False
+            container = dataclasses.replace(container, network_isolation=isolated)
         definition = {key: value for key, value in params.items() if key not in ("ModelName", "Tags")}
-        model = Model(ctx.account, ctx.region, name, arn, self.clock(), container, definition)
+        model = Model(
+            ctx.account, ctx.region, name, arn, self.clock(), container, definition, more, hostnames, direct
+        )
         if not self.store.insert(model):
             raise ValidationException(f'Cannot create already existing model "{arn}".')
         self.store.add_tags(arn, tags_of(params))
@@ -80,12 +90,6 @@ class ModelOps:
         if primary is None:
             if not containers:
                 raise ValidationException("Either PrimaryContainer or Containers must be specified.")
-            if len(containers) > 1:
-                raise ValidationException(
-                    f"The model has {len(containers)} containers: inference pipelines (more than one "
-                    "container) are not supported by the local SageMaker (dockyard emulator). "
-                    "Deploy them to SageMaker, or give the model one container."
-                )
             primary = containers[0]
         environment: dict[str, str] = dict(primary.get("Environment") or {})
         package_ref = primary.get("ModelPackageName")

@@ -58,7 +58,18 @@ class Routes:
             models = model_source(self.state_dir, self.model_data, variant, digest, spec.region)
             pool = self._pool(spec, variant, digest) if variant.serverless else None
             routes = tuple(instance.route for instance in instances.get(variant.name, []))
-            variants.append(VariantRoute(variant.name, variant.weight, routes, models, pool))
+            variants.append(
+                VariantRoute(
+                    variant.name,
+                    variant.weight,
+                    routes,
+                    models,
+                    pool,
+                    variant.pipeline,
+                    variant.direct,
+                    variant.hidden,
+                )
+            )
         return EndpointRoute(spec.endpoint, tuple(variants))
 
     def _pool(self, spec: DeploymentSpec, variant: VariantDeployment, digest: str) -> ServerlessPool:

@@ -130,6 +130,8 @@ HONOURED: dict[str, tuple[str, ...]] = {
         *_under("Containers[]", _CONTAINER),
         "Containers",
         "EnableNetworkIsolation",
+        "InferenceExecutionConfig",
+        "InferenceExecutionConfig.Mode",
     ),
     "DescribeModel": ("ModelName",),
     "ListModels": (*_LISTING, *_CREATED),
@@ -228,7 +230,6 @@ REFUSED: dict[str, tuple[Refusal, ...]] = {
     "CreateModel": (
         *_refused_under("PrimaryContainer", _CONTAINER_REFUSED),
         *_refused_under("Containers[]", _CONTAINER_REFUSED),
-        Refusal("InferenceExecutionConfig", "inference pipelines (several containers) are not implemented"),
         Refusal("VpcConfig", "local containers run on the local Docker engine, not in a VPC"),
     ),
     "CreateEndpointConfig": (
