@@ -299,3 +299,24 @@ def _training_job() -> dict[str, Any]:
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
         "StoppingCondition": {"MaxRuntimeInSeconds": 60},
     }
+
+
+def test_a_pipeline_is_not_a_serverless_variant(cp: ControlPlane) -> None:
+    cp.call("CreateModel", ModelName="pipe", Containers=[{"Image": IMAGE}, {"Image": IMAGE}])
+    described = cp.call("DescribeModel", ModelName="pipe")
+    assert len(described["Containers"]) == 2
+    error = cp.error(
+        "CreateEndpointConfig",
+        EndpointConfigName="cfg",
+        ProductionVariants=[
+            {
+                "VariantName": "v",
+                "ModelName": "pipe",
+                "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 1},
+            }
+        ],
+    )
+    assert error.message == (
+        'Production variant "v": the local SageMaker (dockyard emulator) does not run inference pipelines '
+        "(several containers) as serverless variants."
+    )

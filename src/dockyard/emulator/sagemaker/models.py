@@ -134,8 +134,14 @@ class ModelOps:
             seen.add(variant_name.lower())
             _check_local_variant(variant)
             model_name = variant.get("ModelName")
-            if not model_name or self.store.get(Model, ctx.account, ctx.region, model_name) is None:
+            model = self.store.get(Model, ctx.account, ctx.region, model_name) if model_name else None
+            if model is None:
                 raise model_not_found(ctx.arn("model", model_name or ""))
+            if model.pipeline and variant.get("ServerlessConfig"):
+                raise ValidationException(
+                    f'Production variant "{variant_name}": the local SageMaker (dockyard emulator) does not '
+                    "run inference pipelines (several containers) as serverless variants."
+                )
         definition = {
             key: value
             for key, value in params.items()
