@@ -132,3 +132,56 @@ def test_serverless_variant_starts_cold_throttles_and_scales_to_zero(
         assert len(_containers(docker_client, name)) == 1
     finally:
         sagemaker.delete_endpoint(EndpointName=name)
+
+
+def test_sagemaker_sdk_serverless_inference_config(
+    serverless_emulator: EmulatorProcess,
+    fixture_image: Callable[[str], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SDK's Model.deploy(serverless_inference_config=...), unmodified, against the emulator."""
+    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")  # the SDK's own notice, not about dockyard
+    import sagemaker
+    from sagemaker.model import Model
+    from sagemaker.predictor import Predictor
+    from sagemaker.serializers import CSVSerializer
+    from sagemaker.serverless import ServerlessInferenceConfig
+
+    from tests.aws_fixtures import AWS_VARIABLES, FAKE_KEY, REGION
+
+    for variable in AWS_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", serverless_emulator.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_KEY)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    bucket = "dy-serverless-sdk"
+    serverless_emulator.client("s3").create_bucket(Bucket=bucket)
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "weights.json").write_text(json.dumps({"weights": [1, 1, 1, 1]}))
+    pack(model_dir, tmp_path / "model.tar.gz")
+    session = sagemaker.Session(default_bucket=bucket)
+    model_data = session.upload_data(str(tmp_path / "model.tar.gz"), key_prefix="sdk")
+    name = f"dy-sls-sdk-{uuid.uuid4().hex[:6]}"
+    model = Model(
+        image_uri=fixture_image("dockyard"),
+        model_data=model_data,
+        role=ROLE,
+        sagemaker_session=session,
+        predictor_cls=Predictor,
+    )
+    predictor = model.deploy(
+        serverless_inference_config=ServerlessInferenceConfig(memory_size_in_mb=1024, max_concurrency=2),
+        endpoint_name=name,
+        serializer=CSVSerializer(),
+    )
+    assert predictor is not None
+    try:
+        assert predictor.predict([1, 2, 3, 4]).decode().strip() == "10.0"
+        (variant,) = session.sagemaker_client.describe_endpoint(EndpointName=name)["ProductionVariants"]
+        assert variant["CurrentServerlessConfig"] == {"MemorySizeInMB": 1024, "MaxConcurrency": 2}
+    finally:
+        predictor.delete_endpoint()
