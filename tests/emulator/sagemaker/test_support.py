@@ -200,8 +200,11 @@ def test_supported_values_of_a_partly_refused_member_pass() -> None:
         ),
         (
             "CreateModel",
-            {"ModelName": "mme", "PrimaryContainer": {"Image": IMAGE, "Mode": "MultiModel"}},
-            "PrimaryContainer.Mode",
+            {
+                "ModelName": "vpc",
+                "PrimaryContainer": {"Image": IMAGE, "ImageConfig": {"RepositoryAccessMode": "Vpc"}},
+            },
+            "PrimaryContainer.ImageConfig.RepositoryAccessMode",
         ),
     ],
 )
@@ -218,5 +221,27 @@ def test_members_once_dropped_are_refused_over_the_wire(
         )
         assert plane.call("ListEndpointConfigs")["EndpointConfigs"] == []
         assert [m["ModelName"] for m in plane.call("ListModels")["Models"]] == ["m1"]
+    finally:
+        plane.store.close()
+
+
+def test_multi_model_container_needs_an_s3_prefix(tmp_path: Path) -> None:
+    plane = ControlPlane(tmp_path / "state.db")
+    try:
+        error = plane.error(
+            "CreateModel", ModelName="mme", PrimaryContainer={"Image": IMAGE, "Mode": "MultiModel"}
+        )
+        assert isinstance(error, ValidationException)
+        assert error.message == (
+            "A container in MultiModel mode must specify ModelDataUrl: the S3 prefix of its model archives."
+        )
+        plane.call(
+            "CreateModel",
+            ModelName="mme",
+            PrimaryContainer={"Image": IMAGE, "Mode": "MultiModel", "ModelDataUrl": "s3://bucket/models/"},
+        )
+        described = plane.call("DescribeModel", ModelName="mme")["PrimaryContainer"]
+        assert described["Mode"] == "MultiModel"
+        assert described["ModelDataUrl"] == "s3://bucket/models/"
     finally:
         plane.store.close()

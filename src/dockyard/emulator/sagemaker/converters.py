@@ -87,7 +87,11 @@ def endpoint_description(endpoint: Endpoint, views: tuple[VariantView, ...]) -> 
     if current is not None:
         running = {view.name: view for view in views}
         for member, shadow in (("ProductionVariants", False), ("ShadowProductionVariants", True)):
-            names = [variant.name for variant in current.variants if variant.shadow == shadow]
+            names = [
+                variant.name
+                for variant in current.variants
+                if variant.shadow == shadow and not variant.hidden
+            ]
             if names or not shadow:
                 described[member] = [
                     _variant_summary(endpoint, current, desired or current, name, running.get(name))
@@ -118,7 +122,7 @@ def _pending(endpoint: Endpoint, pending: DeploymentSpec, *, shadow: bool) -> li
             "VariantStatus": [{"Status": "Creating", "StartTime": endpoint.pending_since}],
         }
         for variant in pending.variants
-        if variant.shadow == shadow
+        if variant.shadow == shadow and not variant.hidden
     ]
 
 
@@ -143,6 +147,10 @@ def _variant_summary(
         "CurrentInstanceCount": view.current_instance_count if view is not None else 0,
         "DesiredInstanceCount": target.instance_count,
     }
+    if spec.serverless:  # no instances to count: the serverless configuration instead
+        del summary["CurrentInstanceCount"], summary["DesiredInstanceCount"]
+        summary["CurrentServerlessConfig"] = dict(spec.serverless)
+        summary["DesiredServerlessConfig"] = dict(target.serverless or spec.serverless)
     status = view.status if view is not None else ("Creating" if endpoint.serving is None else "")
     if status in _VARIANT_STATUSES:
         summary["VariantStatus"] = [{"Status": status, "StartTime": endpoint.pending_since}]

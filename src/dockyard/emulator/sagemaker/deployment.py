@@ -29,6 +29,7 @@ class ContainerSpec:
     model_data_compressed: bool = True
     environment: Mapping[str, str] = field(default_factory=dict)
     network_isolation: bool = False  # CreateModel's EnableNetworkIsolation
+    multi_model: bool = False  # Mode MultiModel: the model data URL is a prefix of model archives
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,13 @@ class VariantDeployment:
     weight: float = 1.0
     startup_timeout: int = DEFAULT_STARTUP_TIMEOUT
     shadow: bool = False  # a ShadowProductionVariant: gets a copy of its share of requests, answers no one
+    # ServerlessConfig: no instances at deployment; a container on demand, capped at MemorySizeInMB.
+    serverless: Mapping[str, int] | None = None
+    # An inference pipeline: (ContainerHostname, variant) of every container in order, on the variant
+    # of the first; the others are deployed as hidden variants of their own (never chosen for traffic).
+    pipeline: tuple[tuple[str, str], ...] = ()
+    direct: bool = False  # InferenceExecutionConfig Mode Direct (else Serial)
+    hidden: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,10 @@ class Model:
     created: float
     container: ContainerSpec  # what runs: the first container, or the model package's
     definition: dict[str, Any] = field(default_factory=dict)  # CreateModel members, as given
+    # An inference pipeline's further containers, with every container's hostname, in order.
+    pipeline: tuple[ContainerSpec, ...] = ()
+    hostnames: tuple[str, ...] = ()
+    direct: bool = False
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from dockyard.emulator.sagemaker.domain import (
 )
 from dockyard.emulator.sagemaker.listing import Listing
 from dockyard.emulator.sagemaker.models import ModelOps
+from dockyard.emulator.sagemaker.pipelines import expand
+from dockyard.emulator.sagemaker.serverless_config import SERVERLESS_INSTANCE_TYPE
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.sagemaker.tags import tags_of
 
@@ -167,8 +169,12 @@ class EndpointOps:
     def _spec(self, ctx: Caller, endpoint_name: str, config: EndpointConfig) -> DeploymentSpec:
         shadows = config.definition.get("ShadowProductionVariants") or []
         variants = [
-            *(self._variant(ctx, variant, shadow=False) for variant in config.variants),
-            *(self._variant(ctx, variant, shadow=True) for variant in shadows),
+            *(
+                deployed
+                for variant in config.variants
+                for deployed in self._variant(ctx, variant, shadow=False)
+            ),
+            *(deployed for variant in shadows for deployed in self._variant(ctx, variant, shadow=True)),
         ]
         return DeploymentSpec(
             endpoint_name=endpoint_name,
@@ -180,20 +186,25 @@ class EndpointOps:
             capture=capture_settings(config.definition.get("DataCaptureConfig")),
         )
 
-    def _variant(self, ctx: Caller, variant: dict[str, Any], *, shadow: bool) -> VariantDeployment:
+    def _variant(self, ctx: Caller, variant: dict[str, Any], *, shadow: bool) -> list[VariantDeployment]:
+        """A config's variant as the fleet deploys it: one variant, or one per container of a pipeline."""
         model = self.models.get_model(ctx, variant["ModelName"])  # may be gone since the config
         weight = variant.get("InitialVariantWeight")
-        return VariantDeployment(
-            name=variant["VariantName"],
-            model_name=model.name,
-            container=model.container,
-            instance_type=variant["InstanceType"],
-            instance_count=int(variant["InitialInstanceCount"]),
-            weight=1.0 if weight is None else float(weight),
-            startup_timeout=int(
-                variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT
+        return expand(
+            VariantDeployment(
+                name=variant["VariantName"],
+                model_name=model.name,
+                container=model.container,
+                instance_type=variant.get("InstanceType") or SERVERLESS_INSTANCE_TYPE,
+                instance_count=int(variant.get("InitialInstanceCount") or 0),
+                serverless=variant.get("ServerlessConfig"),
+                weight=1.0 if weight is None else float(weight),
+                startup_timeout=int(
+                    variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT
+                ),
+                shadow=shadow,
             ),
-            shadow=shadow,
+            model,
         )
 
     # ---- start ---------------------------------------------------------------------------------

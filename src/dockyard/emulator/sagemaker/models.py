@@ -17,7 +17,9 @@ from dockyard.emulator.sagemaker.capture_config import check_capture_config
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
 from dockyard.emulator.sagemaker.domain import EndpointConfig, Model
 from dockyard.emulator.sagemaker.listing import Listing
+from dockyard.emulator.sagemaker.pipelines import pipeline_of
 from dockyard.emulator.sagemaker.registry import RegistryOps
+from dockyard.emulator.sagemaker.serverless_config import check_serverless_variant
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.sagemaker.tags import tags_of
 
@@ -62,11 +64,20 @@ class ModelOps:
     def create_model(self, ctx: Caller, params: dict[str, Any]) -> Result:
         name: str = params["ModelName"]
         arn = ctx.arn("model", name)
-        container = self._container(ctx, params)
-        if params.get("EnableNetworkIsolation"):
-            container = dataclasses.replace(container, network_isolation=True)
+        isolated = bool(params.get("EnableNetworkIsolation"))
+        if len(params.get("Containers") or []) > 1 and not params.get("PrimaryContainer"):
+            specs, hostnames, direct = pipeline_of(
+                params, lambda c: self._container(ctx, {"Containers": [c]})
+            )
+            specs = tuple(dataclasses.replace(spec, network_isolation=isolated) for spec in specs)
+            container, more = specs[0], specs[1:]
+        else:
+            container, more, hostnames, direct = self._container(ctx, params), (), (), False
+            container = dataclasses.replace(container, network_isolation=isolated)
         definition = {key: value for key, value in params.items() if key not in ("ModelName", "Tags")}
-        model = Model(ctx.account, ctx.region, name, arn, self.clock(), container, definition)
+        model = Model(
+            ctx.account, ctx.region, name, arn, self.clock(), container, definition, more, hostnames, direct
+        )
         if not self.store.insert(model):
             raise ValidationException(f'Cannot create already existing model "{arn}".')
         self.store.add_tags(arn, tags_of(params))
@@ -80,12 +91,6 @@ class ModelOps:
         if primary is None:
             if not containers:
                 raise ValidationException("Either PrimaryContainer or Containers must be specified.")
-            if len(containers) > 1:
-                raise ValidationException(
-                    f"The model has {len(containers)} containers: inference pipelines (more than one "
-                    "container) are not supported by the local SageMaker (dockyard emulator). "
-                    "Deploy them to SageMaker, or give the model one container."
-                )
             primary = containers[0]
         environment: dict[str, str] = dict(primary.get("Environment") or {})
         package_ref = primary.get("ModelPackageName")
@@ -137,8 +142,14 @@ class ModelOps:
             seen.add(variant_name.lower())
             _check_local_variant(variant)
             model_name = variant.get("ModelName")
-            if not model_name or self.store.get(Model, ctx.account, ctx.region, model_name) is None:
+            model = self.store.get(Model, ctx.account, ctx.region, model_name) if model_name else None
+            if model is None:
                 raise model_not_found(ctx.arn("model", model_name or ""))
+            if model.pipeline and variant.get("ServerlessConfig"):
+                raise ValidationException(
+                    f'Production variant "{variant_name}": the local SageMaker (dockyard emulator) does not '
+                    "run inference pipelines (several containers) as serverless variants."
+                )
         _check_async_config(params.get("AsyncInferenceConfig"))
         definition = {
             key: value
@@ -187,11 +198,22 @@ def container_spec(definition: dict[str, Any], environment: dict[str, str]) -> C
             model_data_compressed=source.get("CompressionType") == "Gzip",
             environment=environment,
         )
+    if definition.get("Mode") == "MultiModel":
+        prefix = definition.get("ModelDataUrl")
+        if not prefix or not str(prefix).startswith("s3://"):
+            raise ValidationException(
+                "A container in MultiModel mode must specify ModelDataUrl: "
+                "the S3 prefix of its model archives."
+            )
+        return ContainerSpec(image=image, model_data_prefix=prefix, environment=environment, multi_model=True)
     return ContainerSpec(image=image, model_data_url=definition.get("ModelDataUrl"), environment=environment)
 
 
 def _check_local_variant(variant: dict[str, Any]) -> None:
     name = variant["VariantName"]
+    if variant.get("ServerlessConfig"):
+        check_serverless_variant(variant)
+        return
     if not variant.get("InstanceType") or not variant.get("InitialInstanceCount"):
         raise ValidationException(
             f'Production variant "{name}" must specify InstanceType and InitialInstanceCount.'

@@ -36,7 +36,7 @@ from dockyard.containers.engine import connect
 from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.ecr.uris import resolved_reference
-from dockyard.emulator.route_table import EndpointRoute, Router, VariantRoute
+from dockyard.emulator.route_table import Router
 from dockyard.emulator.sagemaker.collector import GRACE as COLLECT_GRACE
 from dockyard.emulator.sagemaker.collector import Collector
 from dockyard.emulator.sagemaker.deployment import (
@@ -57,6 +57,7 @@ from dockyard.emulator.sagemaker.instances import (
     variant_digest,
 )
 from dockyard.emulator.sagemaker.model_data import ModelDataCache, ModelDataError
+from dockyard.emulator.sagemaker.routes import Routes
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class Reconciler:
             client_factory, state_dir, container_prefix, emulator_id(state_dir), pull
         )
         self.collector = Collector(self.model_data, self.containers, collect_grace)
+        self.routes = Routes(router, state_dir, self.model_data, self.containers, variant_digest)
         self.monitor_interval = monitor_interval
         self.failure_threshold = failure_threshold
         self.stop_grace = stop_grace
@@ -275,7 +277,7 @@ class Reconciler:
             self.events.deployment_failed(spec, _reason(exc))
             return
         # Blue/green: one store moves all traffic to the new fleet.
-        self.router.set(_route(spec, kept))
+        self.routes.set(spec, kept)
         fleet = self._fleets[name] = _Fleet(spec, kept, updating=current is not None)
         serving = fleet.all()
         retired = [i for i in (current.all() if current is not None else []) if i not in serving]
@@ -325,7 +327,7 @@ class Reconciler:
             self.containers.remove_named(container_name)
 
     def _remove(self, name: ResourceKey, _spec: DeploymentSpec | None) -> None:
-        self.router.drop(name)
+        self.routes.drop(name)
         fleet = self._fleets.pop(name, None)
         instances = fleet.all() if fleet is not None else []
         self._drain(instances)
@@ -386,7 +388,7 @@ class Reconciler:
                     raise
                 group = [fresh if i is failing else i for i in fleet.instances[variant.name]]
                 fleet.instances[variant.name] = group
-                self.router.set(_route(fleet.spec, fleet.instances))
+                self.routes.set(fleet.spec, fleet.instances)
                 self.containers.remove(failing, 1.0)
         except (StartFailure, ModelDataError, Cancelled, DockyardError) as exc:
             log.warning("replacing %s of endpoint %s failed: %s", failing.name, name, exc)
@@ -401,21 +403,6 @@ def _reason(exc: Exception) -> str:
         return f"The local fleet could not start the endpoint: {exc.message}"
     log.error("deployment failed unexpectedly", exc_info=exc)
     return f"The local fleet failed unexpectedly: {type(exc).__name__}: {exc}"
-
-
-def _route(spec: DeploymentSpec, instances: dict[str, list[FleetInstance]]) -> EndpointRoute:
-    # A shadow variant's weight is relative to the production variants': its share of the requests.
-    total = sum(v.weight for v in spec.variants if not v.shadow) or 1.0
-
-    def route(v: VariantDeployment) -> VariantRoute:
-        weight = v.weight / total if v.shadow else v.weight
-        return VariantRoute(v.name, weight, tuple(i.route for i in instances.get(v.name, [])))
-
-    capture = spec.capture if spec.capture is not None and spec.capture.enabled else None
-    shadows = tuple(route(v) for v in spec.variants if v.shadow)
-    return EndpointRoute(
-        spec.endpoint, tuple(route(v) for v in spec.variants if not v.shadow), shadows, capture
-    )
 
 
 def remove_fleet_containers(state_dir: Path, client_factory: Callable[[], DockerClient] = connect) -> None:

@@ -8,8 +8,8 @@ botocore's model and fails on any member that is in neither.
 
 Paths name members as the API does: ``ProductionVariants[].ServerlessConfig``. A structure listed as
 honoured with none of its members listed is honoured whole (kept as given and returned). Some members
-are honoured for some values and refused for others (``Mode`` ``MultiModel``); they are in both lists,
-and the refusal says which values it refuses.
+are honoured for some values and refused for others (``RepositoryAccessMode`` ``Vpc``); they are in
+both lists, and the refusal says which values it refuses.
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ _CONTAINER_REFUSED = (
         "images come from the local Docker engine, not from a private registry in a VPC ('Vpc')",
         _equals("Vpc"),
     ),
-    Refusal("Mode", "multi-model endpoints ('MultiModel') are not implemented", _equals("MultiModel")),
     Refusal("ModelDataSource.S3DataSource.HubAccessConfig", "there is no SageMaker hub locally"),
     Refusal("ModelDataSource.S3DataSource.ManifestS3Uri", "manifest-listed model data is not implemented"),
     Refusal("ModelDataSource.S3DataSource.ETag", "model data ETag pinning is not implemented"),
@@ -88,12 +87,15 @@ _VARIANT = (
     "InferenceAmiVersion",
     "RoutingConfig",
     "RoutingConfig.RoutingStrategy",
+    "ServerlessConfig",
+    "ServerlessConfig.MemorySizeInMB",
+    "ServerlessConfig.MaxConcurrency",
+    "ServerlessConfig.ProvisionedConcurrency",
 )
 _VARIANT_REFUSED = (
     Refusal("InstancePools", "instance pools are not implemented"),
     Refusal("AcceleratorType", "Elastic Inference accelerators do not exist locally"),
     Refusal("CoreDumpConfig", "core dumps are not collected"),
-    Refusal("ServerlessConfig", "serverless variants are not implemented; give the variant an InstanceType"),
     Refusal("EnableSSMAccess", "there is no SSM access to local containers", _true),
     Refusal("ManagedInstanceScaling", "managed instance scaling is not implemented"),
     Refusal(
@@ -140,6 +142,8 @@ HONOURED: dict[str, tuple[str, ...]] = {
         *_under("Containers[]", _CONTAINER),
         "Containers",
         "EnableNetworkIsolation",
+        "InferenceExecutionConfig",
+        "InferenceExecutionConfig.Mode",
     ),
     "DescribeModel": ("ModelName",),
     "ListModels": (*_LISTING, *_CREATED),
@@ -288,7 +292,6 @@ REFUSED: dict[str, tuple[Refusal, ...]] = {
     "CreateModel": (
         *_refused_under("PrimaryContainer", _CONTAINER_REFUSED),
         *_refused_under("Containers[]", _CONTAINER_REFUSED),
-        Refusal("InferenceExecutionConfig", "inference pipelines (several containers) are not implemented"),
         Refusal("VpcConfig", "local containers run on the local Docker engine, not in a VPC"),
     ),
     "CreateEndpointConfig": (
