@@ -234,7 +234,8 @@ def test_dockyard_check_passes_the_built_image(
     sklearn_project: SklearnProject,
     docker_client: docker.DockerClient,
 ) -> None:
-    from dockyard.image.check import CheckOptions, Sample, Status, check_image
+    from dockyard.image.check import check_image
+    from dockyard.image.check_report import CheckOptions, Sample, Status
 
     built, _ = sklearn_build
     sample = Sample(json.dumps(sklearn_project.rows).encode(), "application/json")

@@ -15,16 +15,8 @@ import pytest
 
 from dockyard.containers.local_run import ImageInfo
 from dockyard.errors import ContainerError, UsageError
-from dockyard.image.check import (
-    MAX_BODY,
-    CheckOptions,
-    CheckReport,
-    Sample,
-    Status,
-    _Checker,
-    check_image,
-    sized_body,
-)
+from dockyard.image.check import MAX_BODY, _Checker, check_image
+from dockyard.image.check_report import CheckOptions, CheckReport, Sample, Status, sized_body
 from tests.fixture_images import (
     PREFIX,
     SAMPLE,

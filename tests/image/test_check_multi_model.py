@@ -12,7 +12,8 @@ import docker
 import docker.errors
 import pytest
 
-from dockyard.image.check import CheckOptions, Sample, check_image
+from dockyard.image.check import check_image
+from dockyard.image.check_report import CheckOptions, Sample
 from tests.fixture_images import PREFIX, SAMPLE, leftovers
 
 MULTI_MODEL_CHECKS = [

@@ -21,7 +21,7 @@ from dockyard.cli.run import (
 )
 
 if TYPE_CHECKING:
-    from dockyard.image.check import CheckResult
+    from dockyard.image.check_report import CheckResult
 
 
 class Output(StrEnum):
@@ -71,7 +71,8 @@ def check(
 ) -> None:
     """Start IMAGE as SageMaker does and check it against the hosting contract (exit 1: a required check
     failed)."""
-    from dockyard.image.check import CheckOptions, Sample, check_image
+    from dockyard.image.check import check_image
+    from dockyard.image.check_report import CheckOptions, Sample
 
     defaults = project_defaults(project_dir)
     sample_path = sample or defaults.sample

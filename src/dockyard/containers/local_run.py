@@ -17,7 +17,6 @@ The model is given to the container in one of two ways:
 from __future__ import annotations
 
 import contextlib
-import functools
 import secrets
 import shutil
 import tempfile
@@ -321,7 +320,11 @@ class LocalContainer:
         return self.ports[container_port or self.spec.container_port]
 
     def ping(self, container_port: int | None = None) -> httpx.Response:
-        return _ping_client().get(f"{self._base_url(container_port or self.spec.container_port)}/ping")
+        # A client per ping, closed with it: a pooled connection to a container that died mid-answer was
+        # left to the garbage collector (an unclosed socket). verify=False: pings are plain HTTP, and
+        # loading the CA bundle was what made a client cost tens of milliseconds (now under one).
+        with httpx.Client(timeout=PING_TIMEOUT, verify=False) as client:
+            return client.get(f"{self._base_url(container_port or self.spec.container_port)}/ping")
 
     def wait_ready(self, timeout: float, container_port: int | None = None) -> float:
         """Poll ``GET /ping`` until it answers 200; the seconds that took. A ContainerError names what
@@ -395,10 +398,3 @@ class LocalContainer:
         with docker_errors(f"listing the changes in {self.name}"):
             changes: list[dict[str, Any]] = self.container.diff() or []
         return writes_under_model_dir(changes)
-
-
-@functools.cache
-def _ping_client() -> httpx.Client:
-    """One client for every health check: a new one per ping would build a TLS context (tens of ms of
-    CPU) each time, and the emulator pings every instance continuously."""
-    return httpx.Client(timeout=PING_TIMEOUT)

@@ -22,25 +22,24 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from dockyard.containers.local_run import (
+from dockyard.containers.local_run import LocalContainer
+from dockyard.containers.run_spec import (
     CONTAINER_PORT,
     PING_TIMEOUT,
     STOP_GRACE,
     ImageInfo,
-    LocalContainer,
     RunSpec,
     inspect_image,
 )
-from dockyard.errors import ContainerError, UsageError
+from dockyard.errors import ContainerError
 from dockyard.image import check_multi_model
+from dockyard.image.check_http import UNKNOWN_HEADER, answers, compare, describe, post, transport
+from dockyard.image.check_report import TITLES, CheckOptions, CheckReport, CheckResult, Status, sized_body
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -54,88 +53,7 @@ BIND_TEST_PORT = 8089
 BIND_LABEL = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
 CUSTOM_ATTRIBUTES_LABEL = "dockyard.custom-attributes"
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
-UNKNOWN_HEADER = "X-Unknown"
 TARGET_ARCHITECTURE = "amd64"
-
-
-class Status(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    WARN = "warn"
-    INFO = "info"
-    SKIP = "skip"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    title: str
-    status: Status
-    message: str
-    required: bool
-
-
-@dataclass
-class CheckReport:
-    image: str
-    results: list[CheckResult] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not any(result.status is Status.FAIL and result.required for result in self.results)
-
-    def result(self, name: str) -> CheckResult:
-        return next(result for result in self.results if result.name == name)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"image": self.image, "passed": self.passed, "checks": [asdict(r) for r in self.results]}
-
-
-@dataclass(frozen=True)
-class Sample:
-    body: bytes
-    content_type: str
-
-    @classmethod
-    def from_file(cls, path: Path, content_type: str | None = None) -> Sample:
-        from dockyard.config import CONTENT_TYPES
-
-        kind = content_type or CONTENT_TYPES.get(path.suffix.lower())
-        if kind is None:
-            raise UsageError(
-                f"cannot tell the content type of sample {path} from its extension; pass --content-type"
-            )
-        try:
-            return cls(path.read_bytes(), kind)
-        except OSError as exc:
-            raise UsageError(f"sample {path} cannot be read: {exc.strerror}") from None
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    model: Path | None = None
-    sample: Sample | None = None
-    environment: Mapping[str, str] = field(default_factory=dict)
-    instance_type: str = "ml.m5.large"
-    startup_timeout: float = 120.0
-    name_prefix: str = "dockyard-check"  # containers and temporary images are named <prefix>-<random>
-
-
-TITLES: dict[str, str] = {
-    "serve": "starts with `serve`",
-    "ping": f"answers /ping on {CONTAINER_PORT}",
-    "ping-latency": f"each /ping within {PING_TIMEOUT:g} s",
-    "invocations": "answers the sample request",
-    "unknown-headers": "ignores unknown headers",
-    "custom-attributes": "returns Custom-Attributes",
-    "body-6mb": "accepts a 6 MiB body",
-    "body-over-limit": "survives a body over the limit",
-    "model-writes": "does not write to /opt/ml/model",
-    "sigterm": f"stops within {STOP_GRACE:g} s of SIGTERM",
-    "bind-to-port": "honours SAGEMAKER_BIND_TO_PORT",
-    "image": "image size and architecture",
-    **check_multi_model.TITLES,
-}
 
 
 def check_image(
@@ -276,7 +194,7 @@ class _Checker:
                 self.record("ping-latency", Status.FAIL, f"a /ping took longer than {PING_TIMEOUT:g} s")
                 return
             except httpx.TransportError as exc:
-                self.record("ping-latency", Status.FAIL, f"a /ping failed: {_transport(exc)}")
+                self.record("ping-latency", Status.FAIL, f"a /ping failed: {transport(exc)}")
                 return
             slowest = max(slowest, time.monotonic() - started)
             if status != 200:
@@ -296,7 +214,7 @@ class _Checker:
             self.record("custom-attributes", Status.SKIP, reason, required=custom_required)
             return
         headers = {"Content-Type": sample.content_type}
-        first = _post(http, sample.body, headers)
+        first = post(http, sample.body, headers)
         if isinstance(first, str):
             self.record("invocations", Status.FAIL, f"POST /invocations failed: {first}")
         elif first.is_success:
@@ -308,13 +226,13 @@ class _Checker:
                 f"in {first.elapsed.total_seconds():.2f} s",
             )
         else:
-            self.record("invocations", Status.FAIL, f"POST /invocations answered {_describe(first)}")
+            self.record("invocations", Status.FAIL, f"POST /invocations answered {describe(first)}")
 
-        second = _post(http, sample.body, {**headers, UNKNOWN_HEADER: "dockyard-check"})
-        self.record("unknown-headers", *_compare(first, second))
+        second = post(http, sample.body, {**headers, UNKNOWN_HEADER: "dockyard-check"})
+        self.record("unknown-headers", *compare(first, second))
 
         attributes = "dockyard-check=1"
-        third = _post(http, sample.body, {**headers, CUSTOM_ATTRIBUTES: attributes})
+        third = post(http, sample.body, {**headers, CUSTOM_ATTRIBUTES: attributes})
         returned = None if isinstance(third, str) else third.headers.get(CUSTOM_ATTRIBUTES)
         if returned is not None:
             how = "echoed" if returned == attributes else "set"
@@ -339,7 +257,7 @@ class _Checker:
 
     def check_bodies(self, box: LocalContainer, http: httpx.Client) -> None:
         body, kind = sized_body(self.options.sample, MAX_BODY)
-        answer = _post(http, body, {"Content-Type": kind})
+        answer = post(http, body, {"Content-Type": kind})
         alive = self._still_serving(box)
         if isinstance(answer, str):
             self.record("body-6mb", Status.FAIL, f"a {MAX_BODY:,}-byte body failed: {answer}")
@@ -347,14 +265,14 @@ class _Checker:
             self.record(
                 "body-6mb",
                 Status.FAIL,
-                f"a {MAX_BODY:,}-byte body (SageMaker's limit) got {_describe(answer)}; a limit in the "
+                f"a {MAX_BODY:,}-byte body (SageMaker's limit) got {describe(answer)}; a limit in the "
                 "image (e.g. nginx's client_max_body_size) is below 6 MiB",
             )
         elif answer.status_code >= 500:
             self.record(
                 "body-6mb",
                 Status.FAIL,
-                f"a {MAX_BODY:,}-byte body (SageMaker's limit) got {_describe(answer)}",
+                f"a {MAX_BODY:,}-byte body (SageMaker's limit) got {describe(answer)}",
             )
         elif alive is not None:
             self.record("body-6mb", Status.FAIL, f"after a {MAX_BODY:,}-byte body {alive}")
@@ -365,7 +283,7 @@ class _Checker:
             return
 
         body, kind = sized_body(self.options.sample, OVER_LIMIT_BODY)
-        over = _post(http, body, {"Content-Type": kind})
+        over = post(http, body, {"Content-Type": kind})
         outcome = over if isinstance(over, str) else f"answered {over.status_code}"
         alive = self._still_serving(box)
         if alive is None:
@@ -389,7 +307,7 @@ class _Checker:
                     return None
                 last = f"/ping answered {answer.status_code}"
             except httpx.TransportError as exc:
-                last = f"/ping failed: {_transport(exc)}"
+                last = f"/ping failed: {transport(exc)}"
             time.sleep(0.25)
         return f"{last} for {SURVIVAL_WINDOW:g} s"
 
@@ -458,7 +376,7 @@ class _Checker:
             box.wait_ready(self.options.startup_timeout)
         except ContainerError as exc:
             moved = f"labelled {BIND_LABEL}=true, but with SAGEMAKER_BIND_TO_PORT={BIND_TEST_PORT}"
-            if _answers(box, CONTAINER_PORT):
+            if answers(box, CONTAINER_PORT):
                 message = f"{moved} it still listens on {CONTAINER_PORT}, not on {BIND_TEST_PORT}"
             else:
                 message = f"{moved}: {exc.message}"
@@ -484,66 +402,3 @@ class _Checker:
                 "(arm64 runs only on Graviton types such as ml.c7g); build with --platform linux/amd64",
                 required=False,
             )
-
-
-def sized_body(sample: Sample | None, size: int) -> tuple[bytes, str]:
-    """A body of exactly ``size`` bytes that stays valid where the sample's format allows it:
-    JSON padded with whitespace, CSV and JSON Lines as repeated records, otherwise zero padding."""
-    if sample is None:
-        return bytes(size), "application/octet-stream"
-    kind = sample.content_type.split(";")[0].strip().lower()
-    body = sample.body
-    if len(body) >= size:
-        return body[:size], sample.content_type
-    if kind in {"text/csv", "application/jsonlines", "application/x-jsonlines", "application/jsonl"}:
-        unit = body if body.endswith(b"\n") else body + b"\n"
-        repeated = unit * (size // len(unit))
-        return repeated + b"\n" * (size - len(repeated)), sample.content_type
-    if kind.endswith("json"):
-        return body + b" " * (size - len(body)), sample.content_type
-    return body + bytes(size - len(body)), sample.content_type
-
-
-def _post(http: httpx.Client, body: bytes, headers: dict[str, str]) -> httpx.Response | str:
-    try:
-        return http.post("/invocations", content=body, headers=headers)
-    except httpx.TransportError as exc:
-        return _transport(exc)
-
-
-def _transport(exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "no answer in time"
-    return f"the connection failed ({type(exc).__name__}: {exc or 'closed'})"
-
-
-def _describe(response: httpx.Response) -> str:
-    text = response.text.strip().replace("\n", " ")
-    return f"{response.status_code}" + (f": {text[:200]}" if text else "")
-
-
-def _compare(first: httpx.Response | str, second: httpx.Response | str) -> tuple[Status, str]:
-    if isinstance(second, str):
-        return Status.FAIL, f"with an {UNKNOWN_HEADER} header the request failed: {second}"
-    if isinstance(first, str):
-        return Status.FAIL, f"the request failed without the header and answered {second.status_code} with it"
-    if first.status_code != second.status_code:
-        return (
-            Status.FAIL,
-            f"with an {UNKNOWN_HEADER} header it answered {_describe(second)} instead of {first.status_code}",
-        )
-    if first.content != second.content:
-        return (
-            Status.WARN,
-            f"same status ({first.status_code}) but a different body (a non-deterministic model?)",
-        )
-    return Status.PASS, f"same answer ({first.status_code}) with an {UNKNOWN_HEADER} header"
-
-
-def _answers(box: LocalContainer, container_port: int) -> bool:
-    if container_port not in box.ports:
-        return False
-    try:
-        return box.ping(container_port).status_code == 200
-    except httpx.TransportError:
-        return False

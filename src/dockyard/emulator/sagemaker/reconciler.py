@@ -35,17 +35,16 @@ from typing import TYPE_CHECKING
 from dockyard.containers.engine import connect
 from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.emulator.context import ResourceKey
-from dockyard.emulator.ecr.uris import resolved_reference
 from dockyard.emulator.route_table import Router
 from dockyard.emulator.sagemaker.collector import GRACE as COLLECT_GRACE
 from dockyard.emulator.sagemaker.collector import Collector
 from dockyard.emulator.sagemaker.deployment import (
     DeploymentSpec,
     FleetEvents,
-    InstanceView,
     VariantDeployment,
     VariantView,
 )
+from dockyard.emulator.sagemaker.fleet_views import variant_views
 from dockyard.emulator.sagemaker.instances import (
     LABEL_SPEC,
     LABEL_VARIANT,
@@ -170,28 +169,7 @@ class Reconciler:
 
     def view(self, endpoint: ResourceKey) -> tuple[VariantView, ...]:
         fleet = self._fleets.get(endpoint)
-        if fleet is None:
-            return ()
-        views = []
-        for variant in fleet.spec.variants:
-            instances = fleet.instances.get(variant.name, [])
-            views.append(
-                VariantView(
-                    name=variant.name,
-                    current_weight=variant.weight,
-                    current_instance_count=sum(1 for i in instances if i.route.healthy),
-                    desired_instance_count=variant.instance_count,
-                    image=variant.container.image,
-                    resolved_image=(
-                        resolved_reference(variant.container.image, instances[0].box.image.id)
-                        if instances
-                        else ""
-                    ),
-                    status="Updating" if fleet.updating else "",
-                    instances=tuple(InstanceView(i.name, i.route.url, i.route.healthy) for i in instances),
-                )
-            )
-        return tuple(views)
+        return () if fleet is None else variant_views(fleet.spec, fleet.instances, fleet.updating)
 
     def report_unreachable(self, endpoint: ResourceKey, instance_id: str) -> None:
         """The runtime could not reach ``instance_id``: check it now (a
