@@ -46,7 +46,7 @@ def check_numeric(array: Array, model: str) -> None:
     raise BadRequest(f"the {model} model takes numbers; the request has {kind} ({array.dtype})")
 
 
-def raised_in(exc: BaseException, module_path: str) -> bool:
-    """Whether ``exc`` was raised inside ``module_path`` (e.g. ``sklearn/utils/validation.py``)."""
+def raised_in(exc: BaseException, *module_paths: str) -> bool:
+    """Whether ``exc`` was raised inside one of ``module_paths`` (e.g. ``sklearn/utils/validation.py``)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    return bool(frames) and frames[-1].filename.replace("\\", "/").endswith(module_path)
+    return bool(frames) and frames[-1].filename.replace("\\", "/").endswith(module_paths)

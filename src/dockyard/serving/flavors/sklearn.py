@@ -105,10 +105,10 @@ class SklearnModel:
         try:
             result = self._function(inputs)
         except ValueError as exc:
-            # scikit-learn checks its input in one module before computing anything: what that module
-            # refuses (NaN or infinity where the estimator takes none, strings for numbers) is the
-            # caller's mistake.
-            if raised_in(exc, "sklearn/utils/validation.py"):
+            # scikit-learn checks its input before computing anything (validation.py, and the numpy
+            # conversion in _array_api.py): what it refuses there (NaN or infinity where the estimator
+            # takes none, strings for numbers) is the caller's mistake.
+            if raised_in(exc, "sklearn/utils/validation.py", "sklearn/utils/_array_api.py"):
                 raise BadRequest(f"{type(self.estimator).__name__} refused the input: {exc}") from None
             raise
         return result if type(result) is np.ndarray else as_array(result)
