@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import docker
 import docker.errors
+import requests
 
 from dockyard.errors import ContainerError, DockyardError, EngineUnavailable, RegistryError
 
@@ -62,6 +63,19 @@ def docker_errors(action: str) -> Iterator[None]:
         raise EngineUnavailable(
             f"{action}: the Docker engine at {engine_url()} failed: {_reason(exc)}"
         ) from None
+    except requests.RequestException as exc:  # the SDK lets the engine's connection errors through
+        raise EngineUnavailable(
+            f"{action}: the Docker engine at {engine_url()} does not answer: {_reason(exc)}"
+        ) from None
+
+
+def engine_problem(client: docker.DockerClient) -> str | None:
+    """None when the engine ``client`` talks to answers a ping, else a sentence saying it does not."""
+    try:
+        client.ping()
+    except (docker.errors.DockerException, requests.RequestException) as exc:
+        return f"The Docker engine at {engine_url()} does not answer: {_reason(exc)}"
+    return None
 
 
 def _explanation(exc: docker.errors.APIError) -> str:

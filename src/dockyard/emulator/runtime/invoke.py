@@ -27,6 +27,13 @@ ATTEMPTS = 3  # instances tried when connections are refused
 # Statuses in which an endpoint has a fleet serving traffic; in the others SageMaker's runtime answers
 # as for an endpoint that does not exist.
 SERVING = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
+# No instance of the endpoint can take requests (the Docker engine gone, every container dead): SageMaker's
+# ServiceUnavailable (503, "The service is unavailable. Try your call again."), which SDKs retry.
+OUT_OF_SERVICE = "OutOfService"
+OUT_OF_SERVICE_MESSAGE = (
+    "Endpoint {name} is OutOfService: none of its instances can take requests now (DescribeEndpoint's "
+    "FailureReason says why). Please try again later."
+)
 # Input member -> the header the container receives (botocore's locationName for each).
 FORWARDED = (
     ("ContentType", "Content-Type"),
@@ -184,9 +191,14 @@ class Runtime:
     # ---- choosing ----------------------------------------------------------------------------------
 
     def _route(self, endpoint: ResourceKey) -> EndpointRoute | None:
-        if self.endpoint_status(endpoint) not in SERVING:
+        status = self.endpoint_status(endpoint)
+        route = self.router.get(endpoint)
+        if status == OUT_OF_SERVICE and not (route and any(v.healthy() for v in route.variants)):
+            # Said at once, not after waiting for an instance: the fleet found none for a while.
+            raise ServiceUnavailable(OUT_OF_SERVICE_MESSAGE.format(name=endpoint.name))
+        if status not in SERVING and status != OUT_OF_SERVICE:
             raise ValidationError(f"Endpoint {endpoint.name} of account {endpoint.account} not found.")
-        return self.router.get(endpoint)
+        return route
 
     async def _choose(
         self, route: EndpointRoute | None, endpoint: ResourceKey, target: str | None

@@ -37,6 +37,8 @@ from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.ecr.uris import resolved_reference
 from dockyard.emulator.route_table import EndpointRoute, Router, VariantRoute
+from dockyard.emulator.sagemaker.availability import GRACE as OUTAGE_GRACE
+from dockyard.emulator.sagemaker.availability import Availability, AvailabilityEvents, engine_probe
 from dockyard.emulator.sagemaker.collector import GRACE as COLLECT_GRACE
 from dockyard.emulator.sagemaker.collector import Collector
 from dockyard.emulator.sagemaker.deployment import (
@@ -46,6 +48,7 @@ from dockyard.emulator.sagemaker.deployment import (
     VariantDeployment,
     VariantView,
 )
+from dockyard.emulator.sagemaker.instance_groups import discard, drain, wait_all_healthy
 from dockyard.emulator.sagemaker.instances import (
     LABEL_SPEC,
     LABEL_VARIANT,
@@ -102,6 +105,8 @@ class Reconciler:
         drain_timeout: float = DRAIN_TIMEOUT,
         pull: bool = False,
         collect_grace: float = COLLECT_GRACE,
+        availability: AvailabilityEvents | None = None,
+        outage_grace: float = OUTAGE_GRACE,
     ) -> None:
         self.state_dir = state_dir
         self.router = router
@@ -111,6 +116,9 @@ class Reconciler:
             client_factory, state_dir, container_prefix, emulator_id(state_dir), pull
         )
         self.collector = Collector(self.model_data, self.containers, collect_grace)
+        # Whether each endpoint can take requests, reported to ``availability`` (when given).
+        probe = engine_probe(lambda: self.containers.client)
+        self.availability = Availability(availability, probe, outage_grace)
         self.monitor_interval = monitor_interval
         self.failure_threshold = failure_threshold
         self.stop_grace = stop_grace
@@ -263,9 +271,9 @@ class Reconciler:
                         started.append((instance, variant))
                         group.append(instance)
                 kept[variant.name] = group
-            self._wait_all(started, cancelled)
+            wait_all_healthy(self.containers, started, cancelled)
         except Exception as exc:  # whatever went wrong, nothing half-made may stay behind
-            self._discard([instance for instance, _ in started])
+            discard(self.containers, [instance for instance, _ in started], self.stop_grace)
             if current is not None:
                 current.updating = False
             else:
@@ -279,46 +287,11 @@ class Reconciler:
         fleet = self._fleets[name] = _Fleet(spec, kept, updating=current is not None)
         serving = fleet.all()
         retired = [i for i in (current.all() if current is not None else []) if i not in serving]
-        self._drain(retired)
-        self._discard(retired)
+        drain(retired, self.drain_timeout)
+        discard(self.containers, retired, self.stop_grace)
         self._discard_names([item["name"] for item in leftovers])
         fleet.updating = False
         self.events.deployment_succeeded(spec)
-
-    def _wait_all(
-        self, started: list[tuple[FleetInstance, VariantDeployment]], cancelled: Callable[[], bool]
-    ) -> None:
-        if not started:
-            return
-        failed = threading.Event()
-
-        def wait(item: tuple[FleetInstance, VariantDeployment]) -> None:
-            self.containers.wait_healthy(item[0], item[1], lambda: cancelled() or failed.is_set())
-
-        with ThreadPoolExecutor(max_workers=min(8, len(started))) as pool:
-            futures = [pool.submit(wait, item) for item in started]
-            errors: list[BaseException] = []
-            for future in futures:
-                error = future.exception()
-                if error is not None and not isinstance(error, Cancelled):
-                    failed.set()  # the others stop waiting
-                    errors.append(error)
-        if errors:
-            raise errors[0]
-        if cancelled():
-            raise Cancelled
-
-    def _drain(self, instances: list[FleetInstance]) -> None:
-        """Wait until no request is in flight on ``instances`` (no longer routed to)."""
-        deadline = time.monotonic() + self.drain_timeout
-        while any(i.route.outstanding > 0 for i in instances) and time.monotonic() < deadline:
-            time.sleep(0.02)
-
-    def _discard(self, instances: list[FleetInstance]) -> None:
-        if not instances:
-            return
-        with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
-            list(pool.map(lambda i: self.containers.remove(i, self.stop_grace), instances))
 
     def _discard_names(self, names: list[str]) -> None:
         for container_name in names:
@@ -327,9 +300,10 @@ class Reconciler:
     def _remove(self, name: ResourceKey, _spec: DeploymentSpec | None) -> None:
         self.router.drop(name)
         fleet = self._fleets.pop(name, None)
+        self.availability.forget(name)
         instances = fleet.all() if fleet is not None else []
-        self._drain(instances)
-        self._discard(instances)
+        drain(instances, self.drain_timeout)
+        discard(self.containers, instances, self.stop_grace)
         known = {i.name for i in instances}
         self._discard_names(
             [item["name"] for item in self.containers.labelled(name) if item["name"] not in known]
@@ -354,6 +328,8 @@ class Reconciler:
                     if instance.name in self._replacing:
                         continue
                     self._check(name, instance)
+                healthy = sum(1 for instance in fleet.all() if instance.route.healthy)
+                self.availability.observe(fleet.spec, healthy, fleet.updating)
 
     def _check(self, name: ResourceKey, instance: FleetInstance) -> None:
         suspect = instance.name in self._suspects
