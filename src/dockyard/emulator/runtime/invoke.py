@@ -213,6 +213,8 @@ class Runtime:
             chosen = _pick(self.router.get(endpoint) or route, endpoint.name, target)
             if chosen is not None:
                 return chosen
+            if self.endpoint_status(endpoint) == OUT_OF_SERVICE:  # the fleet gave up waiting too
+                raise ServiceUnavailable(OUT_OF_SERVICE_MESSAGE.format(name=endpoint.name))
         which = f"variant {target} of endpoint {endpoint.name}" if target else f"endpoint {endpoint.name}"
         raise ServiceUnavailable(f"No healthy instance of {which} is available. Please try again.")
 
