@@ -45,6 +45,13 @@ def test_engine_problem(tmp_path: Path, absent_engine: docker.DockerClient) -> N
     )
 
 
+def test_engine_problem_without_a_client(tmp_path: Path, absent_engine: docker.DockerClient) -> None:
+    assert engine_problem() == (
+        f"The Docker engine at unix://{tmp_path / 'absent.sock'} does not answer: no such file or directory"
+    )
+    gc.collect()
+
+
 @pytest.mark.docker
 def test_an_answering_engine_has_no_problem(docker_client: docker.DockerClient) -> None:
     assert engine_problem(docker_client) is None

@@ -19,9 +19,11 @@ from collections import Counter
 from typing import Any
 
 import docker
+from botocore.exceptions import ClientError
 
 from tests.reliability.engine_proxy import EngineProxy
 from tests.reliability.harness import (
+    SAMPLE,
     Emulator,
     Outcome,
     deploy,
@@ -104,3 +106,44 @@ def engine_outage(emulator: Emulator, proxy: EngineProxy, image: str, concurrenc
 
 def _slowest(outcomes: list[Outcome]) -> float:
     return round(max((o.ended - o.started for o in outcomes), default=0.0), 3)
+
+
+def restart_without_engine(emulator: Emulator, proxy: EngineProxy, image: str) -> Figures:
+    """The emulator is restarted while the engine is away: it cannot adopt the endpoint's (running)
+    container, so the endpoint is OutOfService, not Failed; once the engine answers, the same container is
+    adopted and the endpoint is InService again."""
+    client = docker.from_env()
+    sagemaker = emulator.client("sagemaker")
+    endpoint = "dy-rel-engine-restart"
+    deploy(sagemaker, endpoint, image, model_archive(emulator.state_dir / "inputs" / "restart"), count=1)
+    before = endpoint_containers(client, emulator, endpoint)
+    proxy.stop()
+    emulator.stop()
+    restart = emulator.start()
+    sagemaker = emulator.client("sagemaker")
+    runtime = emulator.client("sagemaker-runtime")
+
+    def status() -> str:
+        return str(sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"])
+
+    out_of_service = wait_until(lambda: status() == "OutOfService", timeout=60, poll=0.1)
+    described = sagemaker.describe_endpoint(EndpointName=endpoint)
+    try:
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=SAMPLE, ContentType="text/csv")
+        refusal = "served"
+    except ClientError as exc:
+        refusal = f"{exc.response['Error']['Code']}: {exc.response['Error']['Message']}"
+    engine_back = time.monotonic()
+    proxy.start()
+    wait_until(lambda: status() == "InService", timeout=120, poll=0.1)
+    back_in_service = time.monotonic() - engine_back
+    answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=SAMPLE, ContentType="text/csv")
+    return {
+        "restart_s": round(restart, 2),
+        "out_of_service_s": round(out_of_service, 2),
+        "failure_reason": described.get("FailureReason", ""),
+        "refusal": refusal,
+        "in_service_after_engine_back_s": round(back_in_service, 2),
+        "answer": answer["Body"].read().decode(),
+        "adopted": endpoint_containers(client, emulator, endpoint) == before,
+    }

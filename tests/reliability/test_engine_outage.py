@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.reliability.engine_outage import engine_outage
+from tests.reliability.engine_outage import engine_outage, restart_without_engine
 from tests.reliability.engine_proxy import EngineProxy
 from tests.reliability.harness import Emulator
 
@@ -51,3 +51,22 @@ def test_an_engine_outage_is_reported_and_healed(
     assert figures["invocations_back_s"] < 60, figures
     assert figures["healthy_after"] == 1, figures
     assert figures["replaced"] is True, figures
+
+
+def test_an_emulator_restarted_without_the_engine_waits_for_it(
+    start_emulator: Callable[..., Emulator], engine_proxy: EngineProxy, serving_image: str
+) -> None:
+    emulator = start_emulator(DOCKER_HOST=engine_proxy.url)
+    figures = restart_without_engine(emulator, engine_proxy, serving_image)
+    print(figures)
+    assert figures["failure_reason"].startswith(
+        f"The Docker engine at {engine_proxy.url} does not answer: connection refused. No instance of "
+        "endpoint dy-rel-engine-restart passes its health check"
+    ), figures
+    assert figures["refusal"] == (
+        "ServiceUnavailable: Endpoint dy-rel-engine-restart is OutOfService: none of its instances can take "
+        "requests now (DescribeEndpoint's FailureReason says why). Please try again later."
+    ), figures
+    assert figures["in_service_after_engine_back_s"] < 30, figures
+    assert figures["answer"] == "30.0\n", figures
+    assert figures["adopted"] is True, figures

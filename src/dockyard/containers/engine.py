@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 import docker
 import docker.errors
@@ -69,10 +69,15 @@ def docker_errors(action: str) -> Iterator[None]:
         ) from None
 
 
-def engine_problem(client: docker.DockerClient) -> str | None:
-    """None when the engine ``client`` talks to answers a ping, else a sentence saying it does not."""
+def engine_problem(client: docker.DockerClient | None = None) -> str | None:
+    """None when the engine answers a ping (``client``'s, else a new client's for DOCKER_HOST), else a
+    sentence saying that it does not."""
     try:
-        client.ping()
+        if client is None:
+            with closing(docker.DockerClient(base_url=engine_url(), timeout=10)) as fresh:
+                fresh.ping()
+        else:
+            client.ping()
     except (docker.errors.DockerException, requests.RequestException) as exc:
         return f"The Docker engine at {engine_url()} does not answer: {_reason(exc)}"
     return None

@@ -32,7 +32,7 @@ def reports(cp: ControlPlane) -> FleetReports:
 
 def test_out_of_service_and_back(cp: ControlPlane) -> None:
     spec = cp.in_service("ep", "cfg1")
-    reports(cp).endpoint_out_of_service(spec, ENGINE_DOWN)
+    assert reports(cp).endpoint_out_of_service(spec, ENGINE_DOWN) is True
     described = cp.call("DescribeEndpoint", EndpointName="ep")
     assert (described["EndpointStatus"], described["FailureReason"]) == ("OutOfService", ENGINE_DOWN)
     listed = cp.call("ListEndpoints")["Endpoints"]
@@ -70,11 +70,11 @@ def test_an_out_of_service_endpoint_can_be_deleted(cp: ControlPlane) -> None:
 def test_reports_about_other_states_or_deployments_are_ignored(cp: ControlPlane) -> None:
     cp.call("CreateEndpoint", EndpointName="new", EndpointConfigName="cfg1")
     creating = cp.fleet.deployed[-1]
-    reports(cp).endpoint_out_of_service(creating, ENGINE_DOWN)
+    assert reports(cp).endpoint_out_of_service(creating, ENGINE_DOWN) is False
     assert cp.status("new") == "Creating"
     spec = cp.in_service("ep", "cfg1")
     cp.call("UpdateEndpoint", EndpointName="ep", EndpointConfigName="cfg1")
-    reports(cp).endpoint_out_of_service(spec, ENGINE_DOWN)
+    assert reports(cp).endpoint_out_of_service(spec, ENGINE_DOWN) is False
     assert cp.status("ep") == "Updating"
 
 
@@ -159,3 +159,24 @@ def test_without_reports_the_monitor_does_nothing(cp: ControlPlane) -> None:
     engine.problem = ENGINE_DOWN
     Availability(None, engine).observe(spec, healthy=0, updating=False)
     assert (cp.status("ep"), engine.asked) == ("InService", 0)
+
+
+def test_a_deployment_failed_for_want_of_the_engine_is_retried_only_for_a_serving_endpoint(
+    cp: ControlPlane,
+) -> None:
+    spec = cp.in_service("ep", "cfg1")
+    cp.call("CreateEndpoint", EndpointName="new", EndpointConfigName="cfg1")
+    creating = cp.fleet.deployed[-1]
+    engine = Engine()
+    watch = Availability(reports(cp), engine)
+    assert watch.engine_down(spec) is False  # the engine answers: the failure is the deployment's own
+    engine.problem = ENGINE_DOWN
+    assert watch.engine_down(creating) is False  # a new endpoint fails as usual
+    assert cp.status("new") == "Creating"
+    assert watch.engine_down(spec) is True  # a serving one waits for the engine, OutOfService
+    described = cp.call("DescribeEndpoint", EndpointName="ep")
+    assert described["EndpointStatus"] == "OutOfService"
+    assert described["FailureReason"].startswith(f"{ENGINE_DOWN}. No instance of endpoint ep passes")
+    engine.problem = None
+    watch.observe(spec, healthy=1, updating=False)  # adopted once the engine answered
+    assert cp.status("ep") == "InService"

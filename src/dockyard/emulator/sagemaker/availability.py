@@ -36,8 +36,9 @@ EngineProblem = Callable[[], str | None]
 class AvailabilityEvents(Protocol):
     """What the monitor reports about an endpoint's ability to take requests (from its thread)."""
 
-    def endpoint_out_of_service(self, spec: DeploymentSpec, reason: str) -> None:
-        """``spec`` serves, but no instance of it can take a request; ``reason`` says why."""
+    def endpoint_out_of_service(self, spec: DeploymentSpec, reason: str) -> bool:
+        """``spec`` serves, but no instance of it can take a request; ``reason`` says why. Whether the
+        endpoint is serving ``spec`` (and is now OutOfService)."""
 
     def endpoint_back_in_service(self, spec: DeploymentSpec) -> None:
         """An instance of ``spec`` takes requests again."""
@@ -103,6 +104,20 @@ class Availability:
         # Said every round while it lasts: a report made while the endpoint was busy is ignored.
         self.events.endpoint_out_of_service(spec, reason)
 
+    def engine_down(self, spec: DeploymentSpec) -> bool:
+        """A deployment of ``spec`` failed: when the engine does not answer and ``spec`` is what the
+        endpoint serves (an emulator started while the engine was away cannot adopt its containers),
+        the endpoint is reported OutOfService and True is returned: the fleet tries again later."""
+        if self.events is None:
+            return False
+        problem = self.engine_problem()
+        if problem is None:
+            return False
+        reason = no_instance_reason(spec, problem)
+        self._serving.discard(spec.endpoint)
+        self._reported[spec.endpoint] = reason
+        return self.events.endpoint_out_of_service(spec, reason)
+
     def forget(self, endpoint: ResourceKey) -> None:
         """The endpoint's fleet is gone (deleted)."""
         self._without_since.pop(endpoint, None)
@@ -115,8 +130,9 @@ def engine_probe(client: Callable[[], DockerClient]) -> EngineProblem:
 
     def problem() -> str | None:
         try:
-            return engine_problem(client())
-        except DockyardError as exc:
-            return f"The Docker engine does not answer: {exc.message}"
+            connected = client()
+        except DockyardError:
+            return engine_problem()  # the same sentence, from a client made for the question
+        return engine_problem(connected)
 
     return problem

@@ -91,15 +91,16 @@ class FleetReports:
             if record is not None and record.status == DELETING:
                 self.store.delete(Endpoint, endpoint.account, endpoint.region, endpoint.name)
 
-    def endpoint_out_of_service(self, spec: DeploymentSpec, reason: str) -> None:
+    def endpoint_out_of_service(self, spec: DeploymentSpec, reason: str) -> bool:
         with self.store.changing:
             endpoint = self.store.get(Endpoint, spec.account, spec.region, spec.endpoint_name)
             if endpoint is None or endpoint.serving != spec:
-                return
+                return False
             if endpoint.status == IN_SERVICE:
                 self.store.put(endpoint.moved_to(OUT_OF_SERVICE, self.clock(), failure_reason=reason))
             elif endpoint.status == OUT_OF_SERVICE and endpoint.failure_reason != reason:
                 self.store.put(replace(endpoint, failure_reason=reason))  # the cause changed
+            return endpoint.status in (IN_SERVICE, OUT_OF_SERVICE)
 
     def endpoint_back_in_service(self, spec: DeploymentSpec) -> None:
         with self.store.changing:

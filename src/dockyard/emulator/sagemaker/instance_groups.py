@@ -1,15 +1,22 @@
-"""Steps of a deployment on a group of the fleet's instances: wait until all are healthy, drain them of
-requests, remove them. Each runs on the calling worker thread and fans out to a small pool."""
+"""Steps of a deployment on a group of the fleet's instances: wait until all are healthy, route to them,
+drain them of requests, remove them; and the FailureReason of a step that failed. Each runs on the calling
+worker thread (fanning out to a small pool)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from dockyard.emulator.sagemaker.deployment import VariantDeployment
-from dockyard.emulator.sagemaker.instances import Cancelled, Containers, FleetInstance
+from dockyard.emulator.route_table import EndpointRoute, VariantRoute
+from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantDeployment
+from dockyard.emulator.sagemaker.instances import Cancelled, Containers, FleetInstance, StartFailure
+from dockyard.emulator.sagemaker.model_data import ModelDataError
+from dockyard.errors import DockyardError
+
+log = logging.getLogger("dockyard.emulator.fleet")
 
 Started = list[tuple[FleetInstance, VariantDeployment]]
 
@@ -51,3 +58,22 @@ def discard(containers: Containers, instances: list[FleetInstance], grace: float
         return
     with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
         list(pool.map(lambda i: containers.remove(i, grace), instances))
+
+
+def route_of(spec: DeploymentSpec, instances: dict[str, list[FleetInstance]]) -> EndpointRoute:
+    """The routing table's entry for ``spec`` served by ``instances`` (variant name -> its instances)."""
+    variants = tuple(
+        VariantRoute(v.name, v.weight, tuple(i.route for i in instances.get(v.name, [])))
+        for v in spec.variants
+    )
+    return EndpointRoute(spec.endpoint, variants)
+
+
+def step_failure_reason(exc: Exception) -> str:
+    """The endpoint's FailureReason when a deployment step raised ``exc``."""
+    if isinstance(exc, StartFailure | ModelDataError):
+        return exc.reason
+    if isinstance(exc, DockyardError):
+        return f"The local fleet could not start the endpoint: {exc.message}"
+    log.error("deployment failed unexpectedly", exc_info=exc)
+    return f"The local fleet failed unexpectedly: {type(exc).__name__}: {exc}"

@@ -22,6 +22,7 @@ routing table is given, not owned: the runtime reads the same :class:`Router`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -30,13 +31,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dockyard.containers.engine import connect
 from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.ecr.uris import resolved_reference
-from dockyard.emulator.route_table import EndpointRoute, Router, VariantRoute
+from dockyard.emulator.route_table import Router
+from dockyard.emulator.sagemaker import instance_groups as groups
 from dockyard.emulator.sagemaker.availability import GRACE as OUTAGE_GRACE
 from dockyard.emulator.sagemaker.availability import Availability, AvailabilityEvents, engine_probe
 from dockyard.emulator.sagemaker.collector import GRACE as COLLECT_GRACE
@@ -48,7 +50,6 @@ from dockyard.emulator.sagemaker.deployment import (
     VariantDeployment,
     VariantView,
 )
-from dockyard.emulator.sagemaker.instance_groups import discard, drain, wait_all_healthy
 from dockyard.emulator.sagemaker.instances import (
     LABEL_SPEC,
     LABEL_VARIANT,
@@ -72,6 +73,7 @@ DRAIN_TIMEOUT = 70.0  # longer than any request may take (60 s)
 MONITOR_INTERVAL = 1.0
 COLLECT_INTERVAL = 60.0  # how often unused model data is looked for, besides after each removal
 FAILURE_THRESHOLD = 3
+RETRY_INTERVAL = 2.0  # between deployments of a serving endpoint while the engine does not answer
 
 
 @dataclass
@@ -237,10 +239,11 @@ class Reconciler:
         current = self._fleets.get(name)
         if current is not None:
             current.updating = True
-        leftovers = self.containers.labelled(name) if current is None else []
+        leftovers: list[dict[str, Any]] = []
         kept: dict[str, list[FleetInstance]] = {}
         started: list[tuple[FleetInstance, VariantDeployment]] = []
         try:
+            leftovers = self.containers.labelled(name) if current is None else []  # the engine may be away
             available = current.all() if current is not None else []
             for variant in spec.variants:
                 digest = variant_digest(name.name, variant)
@@ -271,27 +274,43 @@ class Reconciler:
                         started.append((instance, variant))
                         group.append(instance)
                 kept[variant.name] = group
-            wait_all_healthy(self.containers, started, cancelled)
+            groups.wait_all_healthy(self.containers, started, cancelled)
         except Exception as exc:  # whatever went wrong, nothing half-made may stay behind
-            discard(self.containers, [instance for instance, _ in started], self.stop_grace)
+            groups.discard(self.containers, [instance for instance, _ in started], self.stop_grace)
             if current is not None:
                 current.updating = False
             else:
                 self._discard_names([item["name"] for item in leftovers])
             if isinstance(exc, Cancelled):
                 raise
-            self.events.deployment_failed(spec, _reason(exc))
+            if current is None and self.availability.engine_down(spec):
+                self._retry(spec)  # a serving endpoint the engine's absence keeps from being adopted
+                return
+            self.events.deployment_failed(spec, groups.step_failure_reason(exc))
             return
         # Blue/green: one store moves all traffic to the new fleet.
-        self.router.set(_route(spec, kept))
+        self.router.set(groups.route_of(spec, kept))
         fleet = self._fleets[name] = _Fleet(spec, kept, updating=current is not None)
         serving = fleet.all()
         retired = [i for i in (current.all() if current is not None else []) if i not in serving]
-        drain(retired, self.drain_timeout)
-        discard(self.containers, retired, self.stop_grace)
+        groups.drain(retired, self.drain_timeout)
+        groups.discard(self.containers, retired, self.stop_grace)
         self._discard_names([item["name"] for item in leftovers])
         fleet.updating = False
         self.events.deployment_succeeded(spec)
+
+    def _retry(self, spec: DeploymentSpec) -> None:
+        """Deploy ``spec`` again a little later, unless other work on its endpoint came first."""
+        generation = self._generation[spec.endpoint]
+
+        def again() -> None:
+            if self._generation[spec.endpoint] == generation and not self._stopping.is_set():
+                with contextlib.suppress(RuntimeError):  # the emulator closed meanwhile
+                    self.deploy(spec)
+
+        timer = threading.Timer(RETRY_INTERVAL, again)
+        timer.daemon = True
+        timer.start()
 
     def _discard_names(self, names: list[str]) -> None:
         for container_name in names:
@@ -302,8 +321,8 @@ class Reconciler:
         fleet = self._fleets.pop(name, None)
         self.availability.forget(name)
         instances = fleet.all() if fleet is not None else []
-        drain(instances, self.drain_timeout)
-        discard(self.containers, instances, self.stop_grace)
+        groups.drain(instances, self.drain_timeout)
+        groups.discard(self.containers, instances, self.stop_grace)
         known = {i.name for i in instances}
         self._discard_names(
             [item["name"] for item in self.containers.labelled(name) if item["name"] not in known]
@@ -362,29 +381,12 @@ class Reconciler:
                     raise
                 group = [fresh if i is failing else i for i in fleet.instances[variant.name]]
                 fleet.instances[variant.name] = group
-                self.router.set(_route(fleet.spec, fleet.instances))
+                self.router.set(groups.route_of(fleet.spec, fleet.instances))
                 self.containers.remove(failing, 1.0)
         except (StartFailure, ModelDataError, Cancelled, DockyardError) as exc:
             log.warning("replacing %s of endpoint %s failed: %s", failing.name, name, exc)
         finally:
             self._replacing.discard(failing.name)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, StartFailure | ModelDataError):
-        return exc.reason
-    if isinstance(exc, DockyardError):
-        return f"The local fleet could not start the endpoint: {exc.message}"
-    log.error("deployment failed unexpectedly", exc_info=exc)
-    return f"The local fleet failed unexpectedly: {type(exc).__name__}: {exc}"
-
-
-def _route(spec: DeploymentSpec, instances: dict[str, list[FleetInstance]]) -> EndpointRoute:
-    variants = tuple(
-        VariantRoute(v.name, v.weight, tuple(i.route for i in instances.get(v.name, [])))
-        for v in spec.variants
-    )
-    return EndpointRoute(spec.endpoint, variants)
 
 
 def remove_fleet_containers(state_dir: Path, client_factory: Callable[[], DockerClient] = connect) -> None:
