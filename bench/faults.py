@@ -17,6 +17,8 @@ are the ones the test suite asserts on (tests/reliability/scenarios.py):
   engine keeps running): requests failed while only the engine was gone (the target is 0), then the
   endpoint's container is stopped too: seconds until DescribeEndpoint says OutOfService, how invocations
   fail meanwhile, and, the relay started again, seconds until InService and until invocations succeed;
+  then the emulator is restarted while the relay is stopped: what its endpoint says, and whether its
+  container is adopted once the relay listens again;
 - **disk**: the state directory is a 16 MiB tmpfs that is then filled (root or passwordless sudo): what
   CreateModel answers while full, ``PRAGMA integrity_check`` after;
 - **slow**: 1,000 idle connections and 50 slowloris clients: another client's ListModels p50 before and
@@ -46,7 +48,7 @@ import docker  # noqa: E402
 from tests.docker_fixtures import BASE_IMAGE  # noqa: E402
 from tests.fixture_images import build_fixture_image, remove_fixture_images  # noqa: E402
 from tests.reliability import fuzzing, scenarios  # noqa: E402
-from tests.reliability.engine_outage import engine_outage  # noqa: E402
+from tests.reliability.engine_outage import engine_outage, restart_without_engine  # noqa: E402
 from tests.reliability.engine_proxy import EngineProxy  # noqa: E402
 from tests.reliability.harness import Emulator, tmpfs  # noqa: E402
 
@@ -90,7 +92,8 @@ def _run(name: str, work: Path, image: str, args: argparse.Namespace) -> dict[st
         proxy.start()
 
         def outage(emulator: Emulator) -> dict[str, Any]:
-            return engine_outage(emulator, proxy, image, args.concurrency)
+            figures = engine_outage(emulator, proxy, image, args.concurrency)
+            return {**figures, "restart": restart_without_engine(emulator, proxy, image)}
 
         try:
             return _with_emulator(work / "state", outage, {"DOCKER_HOST": proxy.url})
@@ -174,6 +177,8 @@ def _table(figures: dict[str, Any]) -> list[str]:
             and f["served_while_out"] == 0
             and f["broken_after_stop"] == 0
             and f["healthy_after"] == 1
+            and f["restart"]["adopted"]
+            and f["restart"]["refusal"].startswith("ServiceUnavailable")
         )
         rows.append(
             (
@@ -185,6 +190,17 @@ def _table(figures: dict[str, Any]) -> list[str]:
                 f"{f['slowest_refusal_while_out_s']} s), InService "
                 f"{f['in_service_after_engine_back_s']} s after the engine, invocations after "
                 f"{f['invocations_back_s']} s",
+                ok,
+            )
+        )
+        r = f["restart"]
+        rows.append(
+            (
+                "emulator restarted without the engine",
+                "",
+                r["refusal"].split(":")[0],
+                f"OutOfService {r['out_of_service_s']} s after the restart; InService "
+                f"{r['in_service_after_engine_back_s']} s after the engine, container adopted {r['adopted']}",
                 ok,
             )
         )
