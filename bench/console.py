@@ -27,6 +27,7 @@ import httpx
 import uvicorn
 from botocore.config import Config
 
+from dockyard.emulator.components import Components
 from dockyard.emulator.context import DEFAULT_ACCOUNT, DEFAULT_REGION, ResourceKey
 from dockyard.emulator.route_table import Router
 from dockyard.emulator.runtime.invoke import Runtime
@@ -39,7 +40,7 @@ from dockyard.emulator.sagemaker.provider import SageMakerProvider
 from dockyard.emulator.sagemaker.reconciler import Reconciler
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.security import local_credentials, secure
-from dockyard.emulator.server import Components, EmulatorApp
+from dockyard.emulator.server import EmulatorApp
 from dockyard.emulator.settings import EmulatorSettings
 
 TARGET_MS = 300.0

@@ -28,10 +28,9 @@ import tempfile
 from pathlib import Path
 
 from serving_load import QUIET_CPU_FRACTION, least_disturbed, run_wrk, wait_for_quiet
+from serving_ports import ServerError, free_port
 from serving_procs import (
     NotReady,
-    ServerError,
-    free_port,
     memory_kib,
     port_closed,
     running,

@@ -9,7 +9,6 @@ import contextlib
 import http.client
 import json
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -19,36 +18,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from serving_ports import ServerError
 from serving_workloads import same_answer
 
 if TYPE_CHECKING:
     from serving_servers import Server
 
-PORT_RANGE = (20000, 32000)  # MMS refuses ports >= 32767; Linux hands out ephemeral ports above 32767
 READY_POLL_S = 0.2
 STOP_GRACE_S = 15.0
 
 
-class ServerError(Exception):
-    """A server did not start, did not answer, or answered wrongly."""
-
-
 class NotReady(ServerError):
     """A server exited or never answered its readiness check."""
-
-
-def free_port(rng: random.Random, attempts: int = 200, exclude: int = 0) -> int:
-    for _ in range(attempts):
-        port = rng.randint(*PORT_RANGE)
-        if port == exclude:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise ServerError(f"no free port in {PORT_RANGE} after {attempts} tries")
 
 
 def session_members(sid: int) -> list[int]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serving_procs import free_port
+from serving_ports import free_port
 from serving_workloads import PEER_CODE, PEER_VENVS, Workload
 
 BENCH = Path(__file__).resolve().parent

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -140,3 +141,18 @@ def sagemaker_client(emulator: EmulatorProcess) -> Any:
 @pytest.fixture(scope="session")
 def runtime_client(emulator: EmulatorProcess) -> Any:
     return emulator.client("sagemaker-runtime", read_timeout=90)
+
+
+@contextlib.contextmanager
+def own_emulator(root: Path, moto_server: str) -> Iterator[EmulatorProcess]:
+    """An emulator of one test module's own (state under ``root``, file:// model data from there), for
+    tests that restart it or fill it; stopped at the end with every container it started."""
+    process = EmulatorProcess(root / "state", moto_server, allow_paths=(root,))
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
+
+        remove_fleet_containers(process.state_dir)

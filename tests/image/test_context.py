@@ -327,3 +327,14 @@ def test_runtime_wheel_installs_with_pip_and_gives_serve(tmp_path: Path) -> None
     assert (target / "dockyard" / "serving" / "cli.py").is_file()
     assert not (target / "dockyard" / "cli").exists()
     assert not (target / "dockyard" / "build").exists()
+
+
+def test_multi_model_setting_labels_the_image(tmp_path: Path) -> None:
+    label = 'LABEL com.amazonaws.sagemaker.capabilities.multi-models="true"'
+    single = assemble(_project(tmp_path / "s", '[project]\nname = "s"\n'), tmp_path / "c1")
+    assert label not in (single.directory / "Dockerfile").read_text()
+    config = _project(tmp_path / "m", '[project]\nname = "m"\n[serve]\nmulti_model = true\n')
+    context = assemble(config, tmp_path / "c2")
+    assert context.spec.multi_model
+    assert label in (context.directory / "Dockerfile").read_text()
+    assert tomllib.loads((context.directory / "dockyard.toml").read_text())["serve"]["multi_model"] is True

@@ -49,6 +49,7 @@ from dockyard.containers.run_spec import (
     StopResult,
     inspect_image,
     limits_for,
+    limits_of_size,
 )
 from dockyard.errors import ContainerError, DockyardError, UsageError
 
@@ -86,7 +87,11 @@ class LocalContainer:
         self.name = spec.name or f"dockyard-run-{secrets.token_hex(4)}"
         try:
             self.image = inspect_image(self.client, spec.image)
-            self.limits = limits_for(self.client, spec.instance_type)
+            self.limits = (
+                limits_for(self.client, spec.instance_type)
+                if spec.memory_mb is None
+                else limits_of_size(self.client, spec.memory_mb, spec.cpus or 1.0)
+            )
         except BaseException:
             self._close_client()
             raise
@@ -150,6 +155,8 @@ class LocalContainer:
             volumes[str(model_dir)] = {"bind": MODEL_DIR, "mode": "ro"}
         elif model_dir is not None:
             image = self._commit_model_layer(model_dir)
+        for host, inside in spec.mounts.items():
+            volumes[host] = {"bind": inside, "mode": "ro"}
         # Host port 0: the engine picks a free one.
         ports: dict[str, tuple[str, int]] = {f"{spec.container_port}/tcp": ("127.0.0.1", spec.host_port or 0)}
         for port in spec.extra_ports:

@@ -6,6 +6,7 @@ applies it (port 8080, ``/opt/ml/model``, the 30 s stop grace, the 2 s ping time
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,10 @@ class RunSpec:
     # False: no port is published (an ``internal`` network cannot publish one); the server is reached
     # at the container's address on ``network``, which the host routes to on a Linux engine.
     publish: bool = True
+    mounts: Mapping[str, str] = field(default_factory=dict)  # host directory -> container path, read-only
+    # Limits of their own instead of the instance type's (a serverless variant's memory size).
+    memory_mb: int | None = None
+    cpus: float | None = None
 
 
 @dataclass(frozen=True)
@@ -113,3 +118,11 @@ def limits_for(client: DockerClient, instance_type: str) -> Limits:
         host_cpus = int(client.info()["NCPU"])
     nano_cpus, memory = container_limits(instance_type, host_cpus)
     return Limits(nano_cpus, memory, spec.vcpus)
+
+
+def limits_of_size(client: DockerClient, memory_mb: int, cpus: float) -> Limits:
+    """Limits for a memory size and CPU share (capped at the engine's CPUs), not an instance type."""
+    with docker_errors("reading the engine's CPU count"):
+        host_cpus = int(client.info()["NCPU"])
+    share = min(cpus, float(host_cpus))
+    return Limits(int(share * 1_000_000_000), memory_mb * 1024 * 1024, max(1, math.ceil(cpus)))

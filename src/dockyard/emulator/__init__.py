@@ -6,7 +6,7 @@ and runs the endpoints it is asked for as containers on the local Docker engine.
 - ``runtime/``: InvokeEndpoint: routing to a healthy instance of the right variant, and relaying.
 - ``context.py`` (who asks; :class:`ResourceKey`, the (account, region, name) every table keys on) and
   ``routing.py`` (the routing table): what ``sagemaker/`` and ``runtime/`` share. Neither of the two
-  imports the other; ``server.Components`` builds the parts and hands each what it uses, so data
+  imports the other; ``components.Components`` builds the parts and hands each what it uses, so data
   flows one way::
 
       control ---> SageMakerProvider --deploy/remove/view--> Reconciler --reports--> FleetReports

@@ -77,6 +77,13 @@ class ServiceUnavailable(ServiceError):
     status = 503
 
 
+class ThrottlingException(ServiceError):
+    """A serverless variant already runs MaxConcurrency requests."""
+
+    code = "ThrottlingException"
+    status = 400
+
+
 class ModelStreamError(ServiceError):
     """An error inside a response stream (sent as an event, not as the HTTP status)."""
 

@@ -15,9 +15,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dockyard.emulator.context import ResourceKey
+from dockyard.emulator.target_models import ModelSource
+
+if TYPE_CHECKING:
+    from dockyard.emulator.serverless import ServerlessPool
 
 # How the runtime tells the fleet that it could not reach an instance (endpoint, instance id): the fleet
 # checks that instance at once instead of at its next round. Called from the event loop: must not block.
@@ -45,6 +50,13 @@ class VariantRoute:
     name: str
     weight: float
     instances: tuple[Instance, ...] = ()
+    models: ModelSource | None = None  # a multi-model variant: where its TargetModels come from
+    serverless: ServerlessPool | None = None  # a serverless variant: its container comes on demand
+    # An inference pipeline: (ContainerHostname, variant) of each container in order (the first is
+    # this variant; the others are hidden variants, never chosen for traffic themselves).
+    pipeline: tuple[tuple[str, str], ...] = ()
+    direct: bool = False
+    hidden: bool = False
 
     def healthy(self) -> list[Instance]:
         return [instance for instance in self.instances if instance.healthy]
@@ -65,16 +77,37 @@ class VariantRoute:
 
 
 @dataclass(frozen=True)
+class CaptureSettings:
+    """An endpoint config's DataCaptureConfig, as the runtime acts on it (and as the fleet stores it)."""
+
+    destination: str  # DestinationS3Uri: s3://bucket[/prefix]
+    sampling_percentage: int
+    enabled: bool
+    capture_input: bool
+    capture_output: bool
+    csv_content_types: tuple[str, ...] = ()
+    json_content_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class EndpointRoute:
+    """``shadows``: the shadow variants, each with its mirrored share of requests (0..1) as its weight."""
+
     endpoint: ResourceKey
     variants: tuple[VariantRoute, ...] = ()
+    shadows: tuple[VariantRoute, ...] = ()
+    capture: CaptureSettings | None = None
 
     def variant(self, name: str) -> VariantRoute | None:
+        return next((v for v in self.variants if v.name == name and not v.hidden), None)
+
+    def member(self, name: str) -> VariantRoute | None:
+        """Any variant by name, a pipeline's hidden ones included."""
         return next((variant for variant in self.variants if variant.name == name), None)
 
     def choose_variant(self) -> VariantRoute | None:
         """A variant with a healthy instance, at random in proportion to its weight."""
-        candidates = [variant for variant in self.variants if variant.healthy()]
+        candidates = [v for v in self.variants if not v.hidden and (v.serverless is not None or v.healthy())]
         if not candidates:
             return None
         weights = [max(variant.weight, 0.0) for variant in candidates]

@@ -16,8 +16,7 @@ import itertools
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
@@ -36,6 +35,7 @@ from dockyard.emulator.asgi import (
 from dockyard.emulator.aws.eventstream import encode_event, encode_exception
 from dockyard.emulator.aws.json_protocol import JsonProtocol
 from dockyard.emulator.aws.rest_json import RestJsonProtocol
+from dockyard.emulator.components import Components, RawHandler
 from dockyard.emulator.context import DEFAULT_REGION, Caller
 from dockyard.emulator.errors import (
     InternalFailure,
@@ -44,25 +44,12 @@ from dockyard.emulator.errors import (
     ValidationError,
     ValidationException,
 )
-from dockyard.emulator.route_table import Router
 from dockyard.emulator.routing import SAGEMAKER_TARGET, Protocol, classify, signing_scope
-from dockyard.emulator.runtime.invoke import Runtime
-from dockyard.emulator.s3.app import S3App, for_s3
-from dockyard.emulator.s3.service import S3Service
-from dockyard.emulator.sagemaker.domain import (
-    Endpoint,
-    EndpointConfig,
-    Model,
-    ModelPackage,
-    ModelPackageGroup,
-)
-from dockyard.emulator.sagemaker.fleet_reports import FleetReports
-from dockyard.emulator.sagemaker.provider import SageMakerProvider
-from dockyard.emulator.sagemaker.reconciler import Reconciler
-from dockyard.emulator.sagemaker.store import Store
+from dockyard.emulator.runtime.async_inference import AsyncInference
+from dockyard.emulator.s3.app import for_s3
 from dockyard.emulator.security import signed_region
 from dockyard.emulator.service_calls import serve_json, serve_not_served, serve_query
-from dockyard.emulator.services import AwsServices, JsonService, QueryService
+from dockyard.emulator.services import JsonService, QueryService
 from dockyard.emulator.settings import STATUS_PATH, EmulatorSettings
 
 log = logging.getLogger("dockyard.emulator")
@@ -72,81 +59,6 @@ log = logging.getLogger("dockyard.emulator")
 _ID_PREFIX = str(uuid.uuid4())[:24]
 _ids = itertools.count(1)
 _STREAMING_OPERATIONS = frozenset({"InvokeEndpointWithResponseStream"})
-
-
-# A service that reads its own requests (S3 streams bodies to disk): plain ASGI plus the context.
-RawHandler = Callable[[Caller, Scope, Receive, Send], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Components:
-    """What one emulator process runs; built and torn down together.
-
-    Each part gets what it uses here, and data flows one way: requests -> provider -> fleet (the
-    reconciler) -> fleet reports -> store; the fleet writes the routing table, the runtime reads it and
-    asks the provider for endpoint statuses. Nothing is bound after construction.
-    """
-
-    store: Store
-    reconciler: Reconciler
-    provider: SageMakerProvider
-    runtime: Runtime
-    # The services beside SageMaker (ECR, Logs, STS, IAM), and S3, which reads its own bodies.
-    aws: AwsServices | None = None
-    s3: RawHandler | None = None
-
-    @classmethod
-    def build(cls, settings: EmulatorSettings) -> Components:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(settings.database)
-        router = Router()
-        reports = FleetReports(store)
-        reconciler = Reconciler(
-            settings.state_dir,
-            router,
-            reports,
-            availability=reports,
-            s3_endpoint_url=settings.s3_endpoint_url,
-            model_data_roots=settings.model_data_roots,
-            pull=settings.pull,
-        )
-        provider = SageMakerProvider(store, reconciler)
-        runtime = Runtime(router, provider.endpoint_status, reconciler.report_unreachable)
-        s3 = S3App(S3Service(settings.state_dir))
-        return cls(store, reconciler, provider, runtime, aws=AwsServices.build(settings), s3=s3)
-
-    def start(self) -> None:
-        self.reconciler.start()
-        self.provider.resume()
-
-    async def close(self) -> None:
-        await self.runtime.aclose()
-        self.reconciler.close()
-        self.store.close()
-        if self.aws is not None:
-            self.aws.close()
-        if isinstance(self.s3, S3App):
-            self.s3.close()
-
-    def holdings(self) -> dict[str, Any]:
-        """What each service holds (counts), for ``dockyard emulator status``."""
-        sagemaker = {
-            label: len(self.store.everywhere(kind))
-            for label, kind in (
-                ("endpoints", Endpoint),
-                ("endpoint_configs", EndpointConfig),
-                ("models", Model),
-                ("model_package_groups", ModelPackageGroup),
-                ("model_packages", ModelPackage),
-            )
-        }
-        held: dict[str, Any] = {"sagemaker": sagemaker}
-        if self.aws is not None:
-            held.update(self.aws.status())
-        counts = getattr(self.s3, "status", None)
-        if callable(counts):
-            held["s3"] = counts()
-        return held
 
 
 class EmulatorApp:
@@ -229,6 +141,8 @@ class EmulatorApp:
                     log.exception("the emulator could not start")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                if self.components is not None and self.components.async_inference is not None:
+                    self.components.async_inference.start()  # its dispatcher runs on this loop
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.components is not None:
@@ -267,6 +181,13 @@ class EmulatorApp:
         if self.components is None:
             raise InternalFailure("the emulator is still starting")
         return self.components
+
+    @property
+    def _async_inference(self) -> AsyncInference:
+        queued = self._parts.async_inference
+        if queued is None:
+            raise InternalFailure("asynchronous inference is not running in this emulator")
+        return queued
 
     @property
     def _json_services(self) -> Mapping[str, JsonService]:
@@ -335,7 +256,10 @@ class EmulatorApp:
                 head, chunks = await self._parts.runtime.invoke_stream(ctx, params)
                 await self._relay_stream(send, operation, head, chunks, ctx)
                 return
-            result = await self._parts.runtime.invoke(ctx, params)
+            if operation == "InvokeEndpointAsync":
+                result = await self._async_inference.submit(ctx, params)
+            else:
+                result = await self._parts.runtime.invoke(ctx, params)
             status, response_headers, payload = protocol.response(operation, result)
         except ServiceError as error:
             await self._send_runtime_error(send, error, ctx)

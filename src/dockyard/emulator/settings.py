@@ -18,6 +18,7 @@ ALLOW_PATHS_ENV = "DOCKYARD_EMULATOR_ALLOW_PATHS"  # os.pathsep-separated
 INSECURE_ENV = "DOCKYARD_EMULATOR_INSECURE_ANY_CREDENTIALS"
 READ_TIMEOUT_ENV = "DOCKYARD_EMULATOR_READ_TIMEOUT"  # seconds a client may stall mid-request
 PULL_ENV = "DOCKYARD_EMULATOR_PULL"  # "1": images a model names may be pulled when missing
+CAPTURE_INTERVAL_ENV = "DOCKYARD_EMULATOR_CAPTURE_INTERVAL"  # seconds between data capture writes
 
 
 def default_state_dir() -> Path:
@@ -44,17 +45,21 @@ def _default_s3_endpoint() -> str | None:
     return os.environ.get("DOCKYARD_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3") or None
 
 
-def _default_read_timeout() -> float:
-    text = os.environ.get(READ_TIMEOUT_ENV, "").strip()
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
     if not text:
-        return 30.0
+        return default
     try:
         seconds = float(text)
     except ValueError:
         seconds = 0.0
     if not seconds > 0:  # also refuses nan
-        raise UsageError(f"{READ_TIMEOUT_ENV}={text!r} is not a number of seconds above 0, such as 30")
+        raise UsageError(f"{name}={text!r} is not a number of seconds above 0, such as {default:g}")
     return seconds
+
+
+def _default_read_timeout() -> float:
+    return _seconds(READ_TIMEOUT_ENV, 30.0)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ class EmulatorSettings:
     # disconnected; an idle keep-alive connection is closed after keep_alive seconds.
     read_timeout: float = field(default_factory=_default_read_timeout)
     keep_alive: float = 5.0
+    # How often captured requests are written to S3 (and once more at shutdown).
+    capture_interval: float = field(default_factory=lambda: _seconds(CAPTURE_INTERVAL_ENV, 2.0))
 
     @property
     def url(self) -> str:

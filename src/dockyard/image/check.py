@@ -40,6 +40,7 @@ from dockyard.containers.local_run import (
     inspect_image,
 )
 from dockyard.errors import ContainerError, UsageError
+from dockyard.image import check_multi_model
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -133,6 +134,7 @@ TITLES: dict[str, str] = {
     "sigterm": f"stops within {STOP_GRACE:g} s of SIGTERM",
     "bind-to-port": "honours SAGEMAKER_BIND_TO_PORT",
     "image": "image size and architecture",
+    **check_multi_model.TITLES,
 }
 
 
@@ -217,8 +219,11 @@ class _Checker:
                 if ready:
                     with httpx.Client(base_url=box.url, timeout=INVOKE_TIMEOUT) as http:
                         self.check_ping_latency(box)
-                        self.check_sample(http)
-                        self.check_bodies(box, http)
+                        if self.label(check_multi_model.MULTI_MODELS_LABEL):
+                            self.check_multi_model(http)
+                        else:
+                            self.check_sample(http)
+                            self.check_bodies(box, http)
                 else:
                     self.skip(http_checks, "not run: the server never answered /ping with 200")
                 self.check_model_writes(box)
@@ -228,6 +233,15 @@ class _Checker:
         self.check_bind_to_port(ready)
         self.check_image_info()
         return self.report
+
+    def check_multi_model(self, http: httpx.Client) -> None:
+        """A multi-model container is never sent /invocations: its /models API is checked instead."""
+        sample = self.options.sample
+        found = check_multi_model.check_multi_model_api(
+            http, None if sample is None else (sample.body, sample.content_type)
+        )
+        for name, status, message in found:
+            self.record(name, Status(status), message)
 
     # ---- startup and /ping ------------------------------------------------------------------
 

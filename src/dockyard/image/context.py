@@ -252,6 +252,7 @@ def assemble(config: ProjectConfig, directory: Path, base_image: str | None = No
         environment=environment,
         program=(directory / df.CONTEXT_PROGRAM).is_dir(),
         include_model=config.build.include_model,
+        multi_model=str(config.serve.get("multi_model", "")).strip().lower() in {"1", "true", "yes", "on"},
     )
     (directory / "Dockerfile").write_text(df.render(spec))
     return BuildContext(directory=directory, spec=spec, notes=tuple(notes))

@@ -29,6 +29,7 @@ CONTEXT_PROGRAM = "program"
 CONTEXT_MODEL = "model"
 
 BIND_TO_PORT_LABEL = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
+MULTI_MODELS_LABEL = "com.amazonaws.sagemaker.capabilities.multi-models"
 
 SECRETS_IN_STAGE = "/tmp/dockyard-build"  # where the packages stage keeps them (never the image)
 CA_BUNDLE_IN_STAGE = f"{SECRETS_IN_STAGE}/ca-bundle.pem"
@@ -50,6 +51,7 @@ class DockerfileSpec:
     environment: tuple[tuple[str, str], ...] = ()
     program: bool = False  # program/ holds the user's code
     include_model: bool = False  # model/ holds the model, baked into /opt/ml/model
+    multi_model: bool = False  # [serve] multi_model: the server answers SageMaker's /models API
 
 
 def env_value(value: str) -> str:
@@ -150,6 +152,11 @@ def _image_stage(spec: DockerfileSpec) -> list[str]:
     lines += [
         # dockyard's server listens on SAGEMAKER_BIND_TO_PORT when SageMaker sets it.
         f'LABEL {BIND_TO_PORT_LABEL}="true" org.opencontainers.image.title={env_value(spec.project)}',
+    ]
+    if spec.multi_model:
+        # SageMaker hosts an image in a multi-model endpoint only when it carries this label.
+        lines.append(f'LABEL {MULTI_MODELS_LABEL}="true"')
+    lines += [
         f"EXPOSE {PORT}",
         # No ENTRYPOINT: SageMaker runs `docker run IMAGE serve`, which replaces this command.
         'CMD ["serve"]',

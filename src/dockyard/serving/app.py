@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -28,8 +29,10 @@ from dockyard.serving.errors import (
     RequestTimeout,
     ServingError,
 )
+from dockyard.serving.handler import Pipeline
 from dockyard.serving.logs import LineWriter
 from dockyard.serving.metrics import WorkerMetrics
+from dockyard.serving.multi_model import ModelShelf
 from dockyard.serving.runner import Runner
 from dockyard.serving.settings import ServerSettings
 
@@ -75,6 +78,7 @@ class ServingApp:
         self.slot = slot
         self.metrics = metrics
         self.runner: Runner | None = None  # set once the model is loaded
+        self.models: ModelShelf | None = None  # set when serving SageMaker's multi-model API
         self.loop: asyncio.AbstractEventLoop | None = None
         # Requests whose body is being read, with when they started; the worker's tick times out
         # the stalled ones (a timer per request would cost more than the dict).
@@ -115,6 +119,8 @@ class ServingApp:
                 status, payload, content_type = self._ping()
             elif path == "/execution-parameters":
                 status, payload, content_type = 200, self._execution_parameters, JSON
+            elif path == "/models" or path.startswith("/models/"):
+                status, payload, content_type = await self._models(scope, receive, request_id, headers)
             else:
                 raise NotFound(f"no route {path}; this server answers /ping and /invocations")
         except ClientGone:
@@ -221,6 +227,38 @@ class ServingApp:
         amount = f"more than {limit:,}" if at_least else f"{size:,}"
         return f"request body is {amount} bytes; the limit is {limit:,} bytes ({limit / 1048576:g} MiB)"
 
+    async def _models(
+        self, scope: Scope, receive: Receive, request_id: str, headers: list[tuple[bytes, bytes]]
+    ) -> tuple[int, bytes, bytes]:
+        """The multi-model API: ``/models`` (POST load, GET list) and ``/models/{name}`` (GET describe,
+        DELETE unload, and ``/invoke`` with POST)."""
+        shelf = self.models
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if shelf is None:
+            raise NotFound(f"no route {path}: multi-model serving is off (SAGEMAKER_MULTI_MODEL=true)")
+        if path in ("/models", "/models/"):
+            if method == "POST":
+                status, payload = await shelf.load(await self._read_body(scope, receive))
+            elif method == "GET":
+                query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+                status, payload = shelf.list(query)
+            else:
+                raise MethodNotAllowed("/models accepts GET (list) and POST (load) only")
+            return status, payload, JSON
+        name = path[len("/models/") :]
+        if name.endswith("/invoke"):
+            if method != "POST":
+                raise MethodNotAllowed("/models/{name}/invoke accepts POST only")
+            pipeline = await shelf.pipeline_for(name[: -len("/invoke")])
+            body = await self._read_body(scope, receive)
+            return await self._invoke(scope, body, request_id, headers, pipeline)
+        if method == "GET":
+            return (*shelf.describe(name), JSON)
+        if method == "DELETE":
+            return (*shelf.unload(name), JSON)
+        raise MethodNotAllowed("/models/{name} accepts GET (describe) and DELETE (unload) only")
+
     def _ping(self) -> tuple[int, bytes, bytes]:
         if self.board.all_ready():
             return 200, b"", JSON
@@ -228,23 +266,31 @@ class ServingApp:
         raise ModelNotReady(f"{ready} of {self.board.slots} workers have the model loaded")
 
     async def _invoke(
-        self, scope: Scope, body: bytes, request_id: str, headers: list[tuple[bytes, bytes]]
+        self,
+        scope: Scope,
+        body: bytes,
+        request_id: str,
+        headers: list[tuple[bytes, bytes]],
+        pipeline: Pipeline | None = None,
     ) -> tuple[int, bytes, bytes]:
         runner = self.runner
         if runner is None:
             raise ModelNotReady("the model is still loading in this worker")
+        pipeline = pipeline or runner.pipeline
+        if pipeline is None:
+            raise NotFound("this server serves several models: POST /models/{name}/invoke")
         request_headers = {
             name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
         }
         content_type = request_headers.get("content-type") or "application/json"
         accept = request_headers.get("accept")
-        if runner.pipeline.negotiates:
+        if pipeline.negotiates:
             accept = media.negotiate(accept, OFFERED_TYPES, self.settings.default_accept)
         elif not accept or accept == "*/*":
             accept = self.settings.default_accept
         context = RequestContext.from_headers(request_id, request_headers, content_type, accept)
         assert self.loop is not None
-        payload, produced = await runner.submit(body, context, self.loop)
+        payload, produced = await runner.submit(body, context, self.loop, pipeline)
         if context.response_custom_attributes is not None:
             headers.append((CUSTOM_ATTRIBUTES, context.response_custom_attributes.encode("latin-1")))
         for name, value in context.response_headers.items():

@@ -30,12 +30,15 @@ HOLD_ANSWERS = 0.001  # seconds a ready answer may wait for the next ones, to go
 class Job:
     """One request waiting for the model thread; ``future`` belongs to the event loop."""
 
-    __slots__ = ("body", "context", "future")
+    __slots__ = ("body", "context", "future", "pipeline")
 
-    def __init__(self, body: bytes, context: RequestContext, future: asyncio.Future[Any]) -> None:
+    def __init__(
+        self, body: bytes, context: RequestContext, future: asyncio.Future[Any], pipeline: Pipeline
+    ) -> None:
         self.body = body
         self.context = context
         self.future = future
+        self.pipeline = pipeline  # the worker's model, or with multi-model serving the one asked for
 
 
 Jobs = queue.SimpleQueue[Job | None]  # None: the HTTP server has stopped; the model thread stops too
@@ -59,7 +62,7 @@ def _settle(outcomes: list[Outcome], batch_sizes: list[int], on_batch: Callable[
 class Runner:
     def __init__(
         self,
-        pipeline: Pipeline,
+        pipeline: Pipeline | None,
         deadline: Deadline,
         jobs: Jobs,
         max_batch_size: int = 1,
@@ -74,17 +77,26 @@ class Runner:
         self.on_batch = on_batch
         self._batch_sizes: list[int] = []  # predict calls since the last post, reported on the loop
         self.batcher: Batcher | None = None
-        if max_batch_size > 1 and pipeline.batchable:
+        if max_batch_size > 1 and pipeline is not None and pipeline.batchable:
             self.batcher = Batcher(self._timed_predict, self._batch_sizes.append)
 
     # --- on the event loop -------------------------------------------------------------------------
 
     def submit(
-        self, body: bytes, context: RequestContext, loop: asyncio.AbstractEventLoop
+        self,
+        body: bytes,
+        context: RequestContext,
+        loop: asyncio.AbstractEventLoop,
+        pipeline: Pipeline | None = None,
     ) -> asyncio.Future[Any]:
-        """Queue a request; the future gives ``(payload, content_type)`` or raises what the handler raised."""
+        """Queue a request; the future gives ``(payload, content_type)`` or raises what the handler raised.
+
+        ``pipeline`` chooses the model when the worker serves several (multi-model serving, where the
+        runner has no model of its own and never batches)."""
         future: asyncio.Future[Any] = loop.create_future()
-        self.jobs.put(Job(body, context, future))
+        chosen = pipeline if pipeline is not None else self.pipeline
+        assert chosen is not None, "a multi-model runner needs the pipeline of each request"
+        self.jobs.put(Job(body, context, future, chosen))
         return future
 
     # --- on the model thread -----------------------------------------------------------------------
@@ -130,7 +142,7 @@ class Runner:
     def _run_one(self, job: Job) -> Outcome:
         if job.future.done():  # cancelled by the shutdown's timeout: nobody waits for it
             return job.future, None, None
-        pipeline = self.pipeline
+        pipeline = job.pipeline
         context = job.context
         deadline = self.deadline
         try:
@@ -145,6 +157,7 @@ class Runner:
         return job.future, result, None
 
     def _timed_predict(self, inputs: Any, context: Any) -> Any:
+        assert self.pipeline is not None  # batching is off without a pipeline of the runner's own
         self.deadline.arm()
         try:
             return self.pipeline.predict(inputs, context)
@@ -177,6 +190,7 @@ class Runner:
 
     def _run_batch(self, batch: list[Job]) -> list[Outcome]:
         assert self.batcher is not None
+        assert self.pipeline is not None
         pipeline = self.pipeline
         outcomes: list[Outcome] = []
         decoded: list[tuple[Any, RequestContext]] = []

@@ -47,6 +47,7 @@ class ServerSettings:
     max_concurrent_transforms: int | None = None
     batch_strategy: str = "MULTI_RECORD"
     max_payload_mb: int = 6
+    multi_model: bool = False
 
     @property
     def batching(self) -> bool:
@@ -251,6 +252,13 @@ OPTIONS: tuple[Option, ...] = (
         ("SAGEMAKER_MAX_PAYLOAD_IN_MB",),
         "batch transform: MaxPayloadInMB",
         "a positive integer",
+    ),
+    Option(
+        "multi_model",
+        _bool,
+        ("SAGEMAKER_MULTI_MODEL", "DOCKYARD_MULTI_MODEL"),
+        "serve SageMaker's multi-model API (/models) instead of one model from MODEL_DIR",
+        "true or false",
     ),
 )
 

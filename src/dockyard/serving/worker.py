@@ -34,6 +34,7 @@ from dockyard.serving.board import Board, SlotState
 from dockyard.serving.deadline import Deadline
 from dockyard.serving.handler import build_pipeline
 from dockyard.serving.metrics import MULTIPROC_ENV, WorkerMetrics
+from dockyard.serving.multi_model import ModelShelf
 from dockyard.serving.runner import Jobs, Runner
 from dockyard.serving.settings import ServerSettings, from_json
 from dockyard.serving.stalls import HeadWatch
@@ -122,7 +123,18 @@ class Worker:
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
         self.server.should_exit = True  # also told through the wakeup fd; this covers the load phase
 
+    def _serve_models(self) -> Runner:
+        """Multi-model serving: no model of the worker's own; ``/models`` loads them on request."""
+        self.app.models = ModelShelf(self.settings, self.board.path.parent / "models")
+        runner = Runner(None, Deadline(self.settings.timeout, self.board, self.slot), self.jobs)
+        self.app.runner = runner
+        self.board.set_state(self.slot, SlotState.READY)
+        log.info("worker %d serves the multi-model API", self.slot)
+        return runner
+
     def _load(self) -> Runner | None:
+        if self.settings.multi_model:
+            return self._serve_models()
         started = time.perf_counter()
         try:
             pipeline = build_pipeline(self.settings)

@@ -45,7 +45,7 @@ def test_status_counts_what_each_service_holds(emulator: EmulatorProcess) -> Non
         after = json.loads(_status(emulator, "--output", "json").stdout)["services"]
         assert after["ecr"]["repositories"] == before["ecr"]["repositories"] + 1
         assert after["sagemaker"]["models"] == before["sagemaker"]["models"] + 1
-        assert set(after["sagemaker"]) >= {"endpoints", "endpoint_configs", "models"}
+        assert set(after["sagemaker"]) >= {"endpoints", "endpoint_configs", "models", "transform_jobs"}
         table = _status(emulator)
         assert table.returncode == 0, table.stderr
         assert f"  ecr: {after['ecr']['repositories']} repositories" in table.stdout

@@ -108,10 +108,25 @@ def test_model_container_forms(cp: ControlPlane) -> None:
     ("params", "message"),
     [
         (
-            {"Containers": [{"Image": IMAGE}, {"Image": IMAGE}]},
-            "The model has 2 containers: inference pipelines (more than one container) are not supported "
-            "by the local SageMaker (dockyard emulator). Deploy them to SageMaker, or give the model one "
-            "container.",
+            {
+                "Containers": [{"Image": IMAGE}, {"Image": IMAGE}],
+                "InferenceExecutionConfig": {"Mode": "Direct"},
+            },
+            "Containers[0] has no ContainerHostname: in Direct mode every container needs one, for "
+            "TargetContainerHostname to name it.",
+        ),
+        (
+            {
+                "Containers": [
+                    {"Image": IMAGE, "ContainerHostname": "a"},
+                    {"Image": IMAGE, "ContainerHostname": "a"},
+                ]
+            },
+            "The ContainerHostname of each container of a pipeline must be unique.",
+        ),
+        (
+            {"Containers": [{"Image": IMAGE}] * 16},
+            "The model has 16 containers; an inference pipeline has at most 15.",
         ),
         ({}, "Either PrimaryContainer or Containers must be specified."),
         (
@@ -223,12 +238,38 @@ def test_endpoint_config_errors(cp: ControlPlane) -> None:
                 {
                     "VariantName": "v",
                     "ModelName": "m1",
-                    "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1},
+                    "ServerlessConfig": {"MemorySizeInMB": 1500, "MaxConcurrency": 1},
                 }
             ],
-            "ProductionVariants[0].ServerlessConfig is not supported by the local SageMaker (dockyard "
-            "emulator) yet: serverless variants are not implemented; give the variant an InstanceType. "
-            "Leave it out locally, or deploy to SageMaker (--target aws).",
+            'ServerlessConfig.MemorySizeInMB of variant "v" is 1500; it must be one of 1024, 2048, 3072, '
+            "4096, 5120, 6144.",
+        ),
+        (
+            [
+                {
+                    "VariantName": "v",
+                    "ModelName": "m1",
+                    "ServerlessConfig": {
+                        "MemorySizeInMB": 2048,
+                        "MaxConcurrency": 2,
+                        "ProvisionedConcurrency": 3,
+                    },
+                }
+            ],
+            'ServerlessConfig.ProvisionedConcurrency of variant "v" is 3; it must be between 1 and '
+            "MaxConcurrency (2).",
+        ),
+        (
+            [
+                {
+                    "VariantName": "v",
+                    "ModelName": "m1",
+                    "InstanceType": "ml.m5.large",
+                    "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 2},
+                }
+            ],
+            'Production variant "v" has a ServerlessConfig: it must not specify InstanceType or '
+            "InitialInstanceCount.",
         ),
     ],
 )
@@ -258,3 +299,24 @@ def _training_job() -> dict[str, Any]:
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
         "StoppingCondition": {"MaxRuntimeInSeconds": 60},
     }
+
+
+def test_a_pipeline_is_not_a_serverless_variant(cp: ControlPlane) -> None:
+    cp.call("CreateModel", ModelName="pipe", Containers=[{"Image": IMAGE}, {"Image": IMAGE}])
+    described = cp.call("DescribeModel", ModelName="pipe")
+    assert len(described["Containers"]) == 2
+    error = cp.error(
+        "CreateEndpointConfig",
+        EndpointConfigName="cfg",
+        ProductionVariants=[
+            {
+                "VariantName": "v",
+                "ModelName": "pipe",
+                "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 1},
+            }
+        ],
+    )
+    assert error.message == (
+        'Production variant "v": the local SageMaker (dockyard emulator) does not run inference pipelines '
+        "(several containers) as serverless variants."
+    )

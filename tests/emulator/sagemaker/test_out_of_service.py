@@ -5,6 +5,7 @@ over the real reports and store, with a fake clock and engine."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,12 @@ def test_a_deployment_failed_for_want_of_the_engine_is_retried_only_for_a_servin
     engine.problem = None
     watch.observe(spec, healthy=1, updating=False)  # adopted once the engine answered
     assert cp.status("ep") == "InService"
+
+
+def test_a_serverless_endpoint_without_instances_is_not_out_of_service(cp: ControlPlane) -> None:
+    spec = cp.in_service("ep", "cfg1")
+    pooled = replace(spec, variants=tuple(replace(v, serverless={"MemorySizeInMB": 2048}) for v in spec.variants))
+    engine = Engine()
+    engine.problem = ENGINE_DOWN
+    Availability(reports(cp), engine, grace=0.0).observe(pooled, healthy=0, updating=False)
+    assert (cp.status("ep"), engine.asked) == ("InService", 0)

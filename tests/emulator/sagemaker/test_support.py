@@ -172,9 +172,10 @@ def test_supported_values_of_a_partly_refused_member_pass() -> None:
                     "InitialSamplingPercentage": 100,
                     "DestinationS3Uri": "s3://bucket/capture",
                     "CaptureOptions": [{"CaptureMode": "Input"}],
+                    "KmsKeyId": "alias/capture",
                 },
             },
-            "DataCaptureConfig",
+            "DataCaptureConfig.KmsKeyId",
         ),
         (
             "CreateEndpointConfig",
@@ -188,37 +189,22 @@ def test_supported_values_of_a_partly_refused_member_pass() -> None:
                         "InitialInstanceCount": 1,
                     }
                 ],
-                "AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://bucket/out"}},
-            },
-            "AsyncInferenceConfig",
-        ),
-        (
-            "CreateEndpointConfig",
-            {
-                "EndpointConfigName": "cfg",
-                "ProductionVariants": [
-                    {
-                        "VariantName": "v",
-                        "ModelName": "m1",
-                        "InstanceType": "ml.m5.large",
-                        "InitialInstanceCount": 1,
+                "AsyncInferenceConfig": {
+                    "OutputConfig": {
+                        "S3OutputPath": "s3://bucket/out",
+                        "NotificationConfig": {"SuccessTopic": "arn:aws:sns:us-east-1:123456789012:done"},
                     }
-                ],
-                "ShadowProductionVariants": [
-                    {
-                        "VariantName": "s",
-                        "ModelName": "m1",
-                        "InstanceType": "ml.m5.large",
-                        "InitialInstanceCount": 1,
-                    }
-                ],
+                },
             },
-            "ShadowProductionVariants",
+            "AsyncInferenceConfig.OutputConfig.NotificationConfig",
         ),
         (
             "CreateModel",
-            {"ModelName": "mme", "PrimaryContainer": {"Image": IMAGE, "Mode": "MultiModel"}},
-            "PrimaryContainer.Mode",
+            {
+                "ModelName": "vpc",
+                "PrimaryContainer": {"Image": IMAGE, "ImageConfig": {"RepositoryAccessMode": "Vpc"}},
+            },
+            "PrimaryContainer.ImageConfig.RepositoryAccessMode",
         ),
     ],
 )
@@ -235,5 +221,27 @@ def test_members_once_dropped_are_refused_over_the_wire(
         )
         assert plane.call("ListEndpointConfigs")["EndpointConfigs"] == []
         assert [m["ModelName"] for m in plane.call("ListModels")["Models"]] == ["m1"]
+    finally:
+        plane.store.close()
+
+
+def test_multi_model_container_needs_an_s3_prefix(tmp_path: Path) -> None:
+    plane = ControlPlane(tmp_path / "state.db")
+    try:
+        error = plane.error(
+            "CreateModel", ModelName="mme", PrimaryContainer={"Image": IMAGE, "Mode": "MultiModel"}
+        )
+        assert isinstance(error, ValidationException)
+        assert error.message == (
+            "A container in MultiModel mode must specify ModelDataUrl: the S3 prefix of its model archives."
+        )
+        plane.call(
+            "CreateModel",
+            ModelName="mme",
+            PrimaryContainer={"Image": IMAGE, "Mode": "MultiModel", "ModelDataUrl": "s3://bucket/models/"},
+        )
+        described = plane.call("DescribeModel", ModelName="mme")["PrimaryContainer"]
+        assert described["Mode"] == "MultiModel"
+        assert described["ModelDataUrl"] == "s3://bucket/models/"
     finally:
         plane.store.close()

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.emulator.console.control import Control
 from dockyard.emulator.console.http import BodyTooLarge, Receive, Request, Response, Scope, Send, text
+from dockyard.emulator.console.routes import Router
 from dockyard.emulator.console.views import Views
 from dockyard.emulator.errors import ServiceError
 
 if TYPE_CHECKING:
-    from dockyard.emulator.server import Components
+    from dockyard.emulator.components import Components
     from dockyard.emulator.settings import EmulatorSettings
 
 log = logging.getLogger("dockyard.emulator.console")
@@ -35,29 +35,6 @@ NO_SESSION = (
     "printed (or run `dockyard console`)."
 )
 STATIC = Path(__file__).parent / "static"
-Handler = Callable[..., Awaitable[Response]]
-
-
-class Router:
-    def __init__(self) -> None:
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
-
-    def add(self, method: str, pattern: str, handler: Handler) -> None:
-        # Path parameters are one segment each ([^/]+), decoded by the handler's caller.
-        self._routes.append((method, re.compile(pattern), handler))
-
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | bool | None:
-        """(handler, params); False when the path exists for another method; None when it does not."""
-        other_method = False
-        for route_method, pattern, handler in self._routes:
-            found = pattern.fullmatch(path)
-            if found is None:
-                continue
-            if route_method != method and not (method == "HEAD" and route_method == "GET"):
-                other_method = True
-                continue
-            return handler, found.groupdict()
-        return False if other_method else None
 
 
 class ConsoleApp:

@@ -27,8 +27,8 @@ from dockyard.emulator.errors import ServiceError
 from dockyard.emulator.routing import ECR_TARGET
 
 if TYPE_CHECKING:
+    from dockyard.emulator.components import Components
     from dockyard.emulator.s3.service import S3Service
-    from dockyard.emulator.server import Components
 
 _ID_PREFIX = str(uuid.uuid4())[:24]
 _ids = itertools.count(1)

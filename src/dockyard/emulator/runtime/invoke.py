@@ -16,10 +16,21 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from dockyard.emulator.context import Caller, ResourceKey
-from dockyard.emulator.errors import ModelError, ModelStreamError, ServiceUnavailable, ValidationError
+from dockyard.emulator.errors import (
+    ModelError,
+    ModelStreamError,
+    ServiceUnavailable,
+    ThrottlingException,
+    ValidationError,
+)
 from dockyard.emulator.route_table import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
+from dockyard.emulator.runtime.capture import Captured, CaptureWriter
 from dockyard.emulator.runtime.metrics import EndpointMetrics
+from dockyard.emulator.runtime.pipelines import run_pipeline
 from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError, Response
+from dockyard.emulator.runtime.shadow import Mirror
+from dockyard.emulator.runtime.target_models import LoadFailed, TargetModels
+from dockyard.emulator.serverless import ServerlessPool
 
 INVOCATION_TIMEOUT = 60.0  # SageMaker's limit on a container's answer to /invocations
 READY_WAIT = 5.0  # how long a request waits for a healthy instance (one being replaced) before a 503
@@ -73,14 +84,19 @@ class Runtime:
         *,
         invocation_timeout: float = INVOCATION_TIMEOUT,
         ready_wait: float = READY_WAIT,
+        capture: CaptureWriter | None = None,
     ) -> None:
         self.router = router
+        self.capture = capture  # None: data capture configs are not acted on (unit tests)
+        self.mirror = Mirror(report_unreachable, invocation_timeout)
         self.endpoint_status = endpoint_status
         self.report_unreachable = report_unreachable
         self.invocation_timeout = invocation_timeout
         self.ready_wait = ready_wait
         self.metrics = EndpointMetrics()  # per endpoint and minute, for the console's charts
         self._pool: Pool | None = None
+        self.target_models = TargetModels()
+        self._cold_starts: dict[int, asyncio.Lock] = {}  # serverless pool -> its one cold start at a time
 
     @property
     def pool(self) -> Pool:
@@ -90,17 +106,23 @@ class Runtime:
         return self._pool
 
     async def aclose(self) -> None:
+        await self.mirror.aclose()
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        await self.target_models.aclose()
 
     # ---- InvokeEndpoint --------------------------------------------------------------------------
 
     async def invoke(self, ctx: Caller, params: dict[str, Any]) -> dict[str, Any]:
         headers, body = _headers(params), params.get("Body") or b""
 
-        def post(instance: Instance) -> Awaitable[Response]:
-            return self.pool.post(instance.origin, INVOCATIONS, headers, body)
+        async def post(variant: VariantRoute, instance: Instance) -> Response:
+            if variant.pipeline:
+                route = self.router.get(ctx.key(str(params["EndpointName"])))
+                return await self._pipeline(route, variant, instance, headers, body, params)
+            path = await self._path(ctx, variant, instance, params)
+            return await self.pool.post(instance.origin, path, headers, body)
 
         started = time.perf_counter()
         variant, instance, response = await self._send(ctx, params, post)
@@ -109,15 +131,51 @@ class Runtime:
         if not 200 <= response.status < 300:
             text = response.body.decode("utf-8", "replace")
             raise _model_error(ctx, params["EndpointName"], response.status, text)
+        self._answered(ctx.key(params["EndpointName"]), params, variant.name, headers, body, response)
         return _output(response.headers, variant.name, {"Body": response.body})
+
+    def _answered(
+        self,
+        endpoint: ResourceKey,
+        params: dict[str, Any],
+        variant: str,
+        headers: dict[str, str],
+        body: bytes,
+        response: Response,
+    ) -> None:
+        """What follows a production answer off the caller's path: its capture, the shadows' copies."""
+        route = self.router.get(endpoint)
+        if route is None:
+            return
+        settings = route.capture
+        if settings is not None and self.capture is not None and CaptureWriter.sampled(settings):
+            self.capture.offer(
+                Captured(
+                    endpoint.name,
+                    variant,
+                    settings,
+                    time.time(),
+                    params.get("ContentType"),
+                    body,
+                    response.headers.get("content-type"),
+                    response.body,
+                    params.get("InferenceId"),
+                    params.get("CustomAttributes"),
+                )
+            )
+        if route.shadows:
+            self.mirror.mirror(self.pool, route, INVOCATIONS, headers, body)
 
     async def invoke_stream(
         self, ctx: Caller, params: dict[str, Any]
     ) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
         headers, body = _headers(params), params.get("Body") or b""
 
-        def stream(instance: Instance) -> Awaitable[tuple[Response, AsyncGenerator[bytes, None]]]:
-            return self.pool.stream(instance.origin, INVOCATIONS, headers, body)
+        async def stream(
+            variant: VariantRoute, instance: Instance
+        ) -> tuple[Response, AsyncGenerator[bytes, None]]:
+            path = await self._path(ctx, variant, instance, params)
+            return await self.pool.stream(instance.origin, path, headers, body)
 
         started = time.perf_counter()
         variant, instance, (response, chunks) = await self._send(ctx, params, stream)
@@ -134,7 +192,7 @@ class Runtime:
         return _output(response.headers, variant.name, {}), self._relay(chunks, instance)
 
     async def _send(
-        self, ctx: Caller, params: dict[str, Any], send: Callable[[Instance], Awaitable[T]]
+        self, ctx: Caller, params: dict[str, Any], send: Callable[[VariantRoute, Instance], Awaitable[T]]
     ) -> tuple[VariantRoute, Instance, T]:
         """``send`` to a chosen instance, and to another one while nothing reached a model. On success
         the instance's request stays counted in ``outstanding``: the caller ends it."""
@@ -146,7 +204,7 @@ class Runtime:
             instance.outstanding += 1
             try:
                 async with asyncio.timeout(self.invocation_timeout):
-                    return variant, instance, await send(instance)
+                    return variant, instance, await send(variant, instance)
             except _RETRYABLE as exc:
                 instance.outstanding -= 1
                 self._unreachable(endpoint, instance)
@@ -165,6 +223,33 @@ class Runtime:
                 instance.outstanding -= 1
                 raise
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _pipeline(
+        self,
+        route: EndpointRoute | None,
+        variant: VariantRoute,
+        instance: Instance,
+        headers: dict[str, str],
+        body: bytes,
+        params: dict[str, Any],
+    ) -> Response:
+        async def post(to: Instance, sent: dict[str, str], payload: bytes) -> Response:
+            return await self.pool.post(to.origin, INVOCATIONS, sent, payload)
+
+        target = params.get("TargetContainerHostname")
+        _, answer = await run_pipeline(route, variant, instance, headers, body, target, post)
+        return answer
+
+    async def _path(
+        self, ctx: Caller, variant: VariantRoute, instance: Instance, params: dict[str, Any]
+    ) -> str:
+        """``/invocations``, or for a multi-model variant the TargetModel's, loaded first when need be."""
+        if variant.models is None:
+            return INVOCATIONS
+        try:
+            return await self.target_models.invoke_path(variant.models, instance, params.get("TargetModel"))
+        except LoadFailed as exc:
+            raise _model_error(ctx, str(params["EndpointName"]), exc.status, exc.message) from None
 
     async def _relay(self, chunks: AsyncGenerator[bytes, None], instance: Instance) -> AsyncIterator[bytes]:
         try:
@@ -204,26 +289,54 @@ class Runtime:
         self, route: EndpointRoute | None, endpoint: ResourceKey, target: str | None
     ) -> tuple[VariantRoute, Instance]:
         chosen = _pick(route, endpoint.name, target)
+        if chosen is not None and chosen[0].serverless is not None:
+            return chosen[0], await self._serverless(chosen[0].serverless, endpoint.name)
         if chosen is not None:
-            return chosen
+            assert chosen[1] is not None
+            return chosen[0], chosen[1]
         # No healthy instance right now (one being replaced, the emulator re-adopting its fleet).
         deadline = time.monotonic() + self.ready_wait
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             chosen = _pick(self.router.get(endpoint) or route, endpoint.name, target)
-            if chosen is not None:
-                return chosen
+            if chosen is not None and chosen[1] is not None:
+                return chosen[0], chosen[1]
             if self.endpoint_status(endpoint) == OUT_OF_SERVICE:  # the fleet gave up waiting too
                 raise ServiceUnavailable(OUT_OF_SERVICE_MESSAGE.format(name=endpoint.name))
         which = f"variant {target} of endpoint {endpoint.name}" if target else f"endpoint {endpoint.name}"
         raise ServiceUnavailable(f"No healthy instance of {which} is available. Please try again.")
+
+    async def _serverless(self, pool: ServerlessPool, name: str) -> Instance:
+        """The serverless variant's container, started first when there is none (a cold start)."""
+        instance = pool.current()
+        if instance is not None and instance.outstanding >= pool.max_concurrency:
+            raise ThrottlingException(
+                f"The endpoint {name} is already serving its MaxConcurrency of {pool.max_concurrency} "
+                "concurrent requests. Please try again."
+            )
+        if instance is None:
+            lock = self._cold_starts.setdefault(id(pool), asyncio.Lock())
+            async with lock:
+                instance = pool.current()
+                if instance is None:
+                    try:
+                        instance = await asyncio.to_thread(pool.cold_start)
+                    except Exception as exc:
+                        raise ServiceUnavailable(
+                            f"The serverless endpoint {name} could not start a container: {exc}"
+                        ) from None
+        pool.touch()
+        return instance
 
     def _unreachable(self, endpoint: ResourceKey, instance: Instance) -> None:
         instance.healthy = False  # out of routing now; the fleet replaces it
         self.report_unreachable(endpoint, instance.instance_id)
 
 
-def _pick(route: EndpointRoute | None, name: str, target: str | None) -> tuple[VariantRoute, Instance] | None:
+def _pick(
+    route: EndpointRoute | None, name: str, target: str | None
+) -> tuple[VariantRoute, Instance | None] | None:
+    """The variant and its instance; the instance is None for a serverless variant (it may have none)."""
     if route is None:
         return None
     if target:
@@ -234,6 +347,8 @@ def _pick(route: EndpointRoute | None, name: str, target: str | None) -> tuple[V
         variant = route.choose_variant()
         if variant is None:
             return None
+    if variant.serverless is not None:
+        return variant, None
     instance = variant.pick()
     return None if instance is None else (variant, instance)
 

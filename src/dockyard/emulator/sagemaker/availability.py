@@ -79,8 +79,8 @@ class Availability:
 
     def observe(self, spec: DeploymentSpec, healthy: int, updating: bool) -> None:
         """``healthy`` instances of the endpoint of ``spec`` passed their last health check."""
-        if self.events is None:
-            return
+        if self.events is None or any(variant.serverless for variant in spec.variants):
+            return  # a serverless variant has no instance until a request starts one
         endpoint = spec.endpoint
         if healthy > 0:
             self._without_since.pop(endpoint, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from dockyard.emulator.sagemaker.capture_config import capture_summary
 from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantView
 from dockyard.emulator.sagemaker.domain import (
     UPDATING,
@@ -85,27 +86,44 @@ def endpoint_description(endpoint: Endpoint, views: tuple[VariantView, ...]) -> 
     )
     if current is not None:
         running = {view.name: view for view in views}
-        described["ProductionVariants"] = [
-            _variant_summary(endpoint, current, desired or current, name, running.get(name))
-            for name in (variant.name for variant in current.variants)
-        ]
+        for member, shadow in (("ProductionVariants", False), ("ShadowProductionVariants", True)):
+            names = [
+                variant.name
+                for variant in current.variants
+                if variant.shadow == shadow and not variant.hidden
+            ]
+            if names or not shadow:
+                described[member] = [
+                    _variant_summary(endpoint, current, desired or current, name, running.get(name))
+                    for name in names
+                ]
+        if current.capture is not None:
+            described["DataCaptureConfig"] = capture_summary(current.capture)
     if endpoint.status == UPDATING and endpoint.pending is not None and endpoint.pending_config is not None:
         described["PendingDeploymentSummary"] = {
             "EndpointConfigName": endpoint.pending_config,
             "StartTime": endpoint.pending_since,
-            "ProductionVariants": [
-                {
-                    "VariantName": variant.name,
-                    "DeployedImages": [{"SpecifiedImage": variant.container.image}],
-                    "DesiredWeight": variant.weight,
-                    "DesiredInstanceCount": variant.instance_count,
-                    "InstanceType": variant.instance_type,
-                    "VariantStatus": [{"Status": "Creating", "StartTime": endpoint.pending_since}],
-                }
-                for variant in endpoint.pending.variants
-            ],
+            "ProductionVariants": _pending(endpoint, endpoint.pending, shadow=False),
         }
+        shadows = _pending(endpoint, endpoint.pending, shadow=True)
+        if shadows:
+            described["PendingDeploymentSummary"]["ShadowProductionVariants"] = shadows
     return described
+
+
+def _pending(endpoint: Endpoint, pending: DeploymentSpec, *, shadow: bool) -> list[dict[str, Any]]:
+    return [
+        {
+            "VariantName": variant.name,
+            "DeployedImages": [{"SpecifiedImage": variant.container.image}],
+            "DesiredWeight": variant.weight,
+            "DesiredInstanceCount": variant.instance_count,
+            "InstanceType": variant.instance_type,
+            "VariantStatus": [{"Status": "Creating", "StartTime": endpoint.pending_since}],
+        }
+        for variant in pending.variants
+        if variant.shadow == shadow and not variant.hidden
+    ]
 
 
 def _variant_summary(
@@ -129,6 +147,10 @@ def _variant_summary(
         "CurrentInstanceCount": view.current_instance_count if view is not None else 0,
         "DesiredInstanceCount": target.instance_count,
     }
+    if spec.serverless:  # no instances to count: the serverless configuration instead
+        del summary["CurrentInstanceCount"], summary["DesiredInstanceCount"]
+        summary["CurrentServerlessConfig"] = dict(spec.serverless)
+        summary["DesiredServerlessConfig"] = dict(target.serverless or spec.serverless)
     status = view.status if view is not None else ("Creating" if endpoint.serving is None else "")
     if status in _VARIANT_STATUSES:
         summary["VariantStatus"] = [{"Status": status, "StartTime": endpoint.pending_since}]

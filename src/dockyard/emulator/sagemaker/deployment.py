@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from dockyard.emulator.context import ResourceKey
+from dockyard.emulator.route_table import CaptureSettings
 
 DEFAULT_STARTUP_TIMEOUT = 600  # seconds; SageMaker's default ContainerStartupHealthCheckTimeoutInSeconds
 
@@ -28,6 +29,7 @@ class ContainerSpec:
     model_data_compressed: bool = True
     environment: Mapping[str, str] = field(default_factory=dict)
     network_isolation: bool = False  # CreateModel's EnableNetworkIsolation
+    multi_model: bool = False  # Mode MultiModel: the model data URL is a prefix of model archives
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,14 @@ class VariantDeployment:
     instance_count: int
     weight: float = 1.0
     startup_timeout: int = DEFAULT_STARTUP_TIMEOUT
+    shadow: bool = False  # a ShadowProductionVariant: gets a copy of its share of requests, answers no one
+    # ServerlessConfig: no instances at deployment; a container on demand, capped at MemorySizeInMB.
+    serverless: Mapping[str, int] | None = None
+    # An inference pipeline: (ContainerHostname, variant) of every container in order, on the variant
+    # of the first; the others are deployed as hidden variants of their own (never chosen for traffic).
+    pipeline: tuple[tuple[str, str], ...] = ()
+    direct: bool = False  # InferenceExecutionConfig Mode Direct (else Serial)
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class DeploymentSpec:
     variants: tuple[VariantDeployment, ...]
     account: str
     region: str
+    capture: CaptureSettings | None = None  # DataCaptureConfig with EnableCapture on
 
     @property
     def endpoint(self) -> ResourceKey:

@@ -24,6 +24,10 @@ class Model:
     created: float
     container: ContainerSpec  # what runs: the first container, or the model package's
     definition: dict[str, Any] = field(default_factory=dict)  # CreateModel members, as given
+    # An inference pipeline's further containers, with every container's hostname, in order.
+    pipeline: tuple[ContainerSpec, ...] = ()
+    hostnames: tuple[str, ...] = ()
+    direct: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,4 +126,48 @@ class Endpoint:
 
     def moved_to(self, status: str, now: float, **changes: Any) -> Endpoint:
         self.require(status)
+        return replace(self, status=status, modified=now, **changes)
+
+
+# ---- transform jobs ----------------------------------------------------------------------------
+
+JOB_IN_PROGRESS = "InProgress"
+JOB_COMPLETED = "Completed"
+JOB_FAILED = "Failed"
+JOB_STOPPING = "Stopping"
+JOB_STOPPED = "Stopped"
+
+# A batch transform job's lifecycle, as SageMaker's: it runs, then completes or fails; StopTransformJob
+# moves a running job to Stopping, and the runner ends it as Stopped (or Completed/Failed when it had
+# finished meanwhile).
+JOB_TRANSITIONS: dict[str, frozenset[str]] = {
+    JOB_IN_PROGRESS: frozenset({JOB_COMPLETED, JOB_FAILED, JOB_STOPPING}),
+    JOB_STOPPING: frozenset({JOB_STOPPED, JOB_COMPLETED, JOB_FAILED}),
+    JOB_COMPLETED: frozenset(),
+    JOB_FAILED: frozenset(),
+    JOB_STOPPED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class TransformJob:
+    account: str
+    region: str
+    name: str
+    arn: str
+    created: float
+    modified: float
+    status: str
+    model_name: str
+    container: ContainerSpec  # the model's container, as it was when the job was created
+    definition: dict[str, Any] = field(default_factory=dict)  # CreateTransformJob members, as given
+    failure_reason: str | None = None
+    started: float | None = None
+    ended: float | None = None
+
+    def moved_to(self, status: str, now: float, **changes: Any) -> TransformJob:
+        if status not in JOB_TRANSITIONS[self.status]:
+            raise ValidationException(
+                f"Transform job {self.name} is {self.status}: it cannot become {status}."
+            )
         return replace(self, status=status, modified=now, **changes)

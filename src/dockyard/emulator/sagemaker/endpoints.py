@@ -14,6 +14,7 @@ from typing import Any
 from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ValidationException
 from dockyard.emulator.sagemaker import converters
+from dockyard.emulator.sagemaker.capture_config import capture_settings
 from dockyard.emulator.sagemaker.deployment import (
     DEFAULT_STARTUP_TIMEOUT,
     DeploymentSpec,
@@ -31,6 +32,8 @@ from dockyard.emulator.sagemaker.domain import (
 )
 from dockyard.emulator.sagemaker.listing import Listing
 from dockyard.emulator.sagemaker.models import ModelOps
+from dockyard.emulator.sagemaker.pipelines import expand
+from dockyard.emulator.sagemaker.serverless_config import SERVERLESS_INSTANCE_TYPE
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.sagemaker.tags import tags_of
 
@@ -165,23 +168,15 @@ class EndpointOps:
         return endpoint
 
     def _spec(self, ctx: Caller, endpoint_name: str, config: EndpointConfig) -> DeploymentSpec:
-        variants = []
-        for variant in config.variants:
-            model = self.models.get_model(ctx, variant["ModelName"])  # may be gone since the config
-            weight = variant.get("InitialVariantWeight")
-            variants.append(
-                VariantDeployment(
-                    name=variant["VariantName"],
-                    model_name=model.name,
-                    container=model.container,
-                    instance_type=variant["InstanceType"],
-                    instance_count=int(variant["InitialInstanceCount"]),
-                    weight=1.0 if weight is None else float(weight),
-                    startup_timeout=int(
-                        variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT
-                    ),
-                )
-            )
+        shadows = config.definition.get("ShadowProductionVariants") or []
+        variants = [
+            *(
+                deployed
+                for variant in config.variants
+                for deployed in self._variant(ctx, variant, shadow=False)
+            ),
+            *(deployed for variant in shadows for deployed in self._variant(ctx, variant, shadow=True)),
+        ]
         return DeploymentSpec(
             endpoint_name=endpoint_name,
             endpoint_arn=ctx.arn("endpoint", endpoint_name),
@@ -189,6 +184,28 @@ class EndpointOps:
             variants=tuple(variants),
             account=ctx.account,
             region=ctx.region,
+            capture=capture_settings(config.definition.get("DataCaptureConfig")),
+        )
+
+    def _variant(self, ctx: Caller, variant: dict[str, Any], *, shadow: bool) -> list[VariantDeployment]:
+        """A config's variant as the fleet deploys it: one variant, or one per container of a pipeline."""
+        model = self.models.get_model(ctx, variant["ModelName"])  # may be gone since the config
+        weight = variant.get("InitialVariantWeight")
+        return expand(
+            VariantDeployment(
+                name=variant["VariantName"],
+                model_name=model.name,
+                container=model.container,
+                instance_type=variant.get("InstanceType") or SERVERLESS_INSTANCE_TYPE,
+                instance_count=int(variant.get("InitialInstanceCount") or 0),
+                serverless=variant.get("ServerlessConfig"),
+                weight=1.0 if weight is None else float(weight),
+                startup_timeout=int(
+                    variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT
+                ),
+                shadow=shadow,
+            ),
+            model,
         )
 
     # ---- start ---------------------------------------------------------------------------------

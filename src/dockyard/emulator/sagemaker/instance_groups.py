@@ -1,5 +1,5 @@
-"""Steps of a deployment on a group of the fleet's instances: wait until all are healthy, route to them,
-drain them of requests, remove them; and the FailureReason of a step that failed. Each runs on the calling
+"""Steps of a deployment on a group of the fleet's instances: wait until all are healthy, drain them of
+requests, remove them; and the FailureReason of a step that failed. Each runs on the calling
 worker thread (fanning out to a small pool)."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from dockyard.emulator.route_table import EndpointRoute, VariantRoute
-from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantDeployment
+from dockyard.emulator.sagemaker.deployment import VariantDeployment
 from dockyard.emulator.sagemaker.instances import Cancelled, Containers, FleetInstance, StartFailure
 from dockyard.emulator.sagemaker.model_data import ModelDataError
 from dockyard.errors import DockyardError
@@ -58,15 +57,6 @@ def discard(containers: Containers, instances: list[FleetInstance], grace: float
         return
     with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
         list(pool.map(lambda i: containers.remove(i, grace), instances))
-
-
-def route_of(spec: DeploymentSpec, instances: dict[str, list[FleetInstance]]) -> EndpointRoute:
-    """The routing table's entry for ``spec`` served by ``instances`` (variant name -> its instances)."""
-    variants = tuple(
-        VariantRoute(v.name, v.weight, tuple(i.route for i in instances.get(v.name, [])))
-        for v in spec.variants
-    )
-    return EndpointRoute(spec.endpoint, variants)
 
 
 def step_failure_reason(exc: Exception) -> str:

@@ -39,6 +39,7 @@ from dockyard.emulator.ecr.uris import parse_image as parse_ecr_image
 from dockyard.emulator.route_table import Instance
 from dockyard.emulator.sagemaker.deployment import DeploymentSpec, VariantDeployment
 from dockyard.emulator.sagemaker.failure_reasons import cannot_start, with_log_tail
+from dockyard.emulator.sagemaker.multi_model import run_options
 from dockyard.emulator.sagemaker.networks import network_for
 from dockyard.emulator.settings import PULL_ENV
 from dockyard.errors import DockyardError
@@ -85,6 +86,7 @@ def variant_digest(endpoint_name: str, variant: VariantDeployment) -> str:
     fields = dataclasses.asdict(variant)
     fields.pop("weight")
     fields.pop("instance_count")
+    fields.pop("shadow")  # the same containers serve as a production or a shadow variant
     text = json.dumps([endpoint_name, fields], sort_keys=True, default=dict)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -217,12 +219,12 @@ class Containers:
         return RunSpec(
             image=variant.container.image,
             model=model_dir,
-            environment=dict(variant.container.environment),
             instance_type=variant.instance_type,
             name=name,
             labels=labels,
             network=network_for(self.client, isolated),
             publish=not isolated,
+            **run_options(self.state_dir, variant, digest),
         )
 
     def wait_healthy(

@@ -27,6 +27,7 @@ from dockyard.emulator.s3.errors import S3Error
 from dockyard.emulator.s3.local_objects import LocalObjects
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
 from dockyard.emulator.security.paths import PathNotAllowed, checked_host_path, copy_checked_tree
+from dockyard.emulator.target_models import MissingTargetModel
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
@@ -84,7 +85,10 @@ class ModelDataCache:
         return target
 
     def prepare(self, container: ContainerSpec, region: str) -> Path | None:
-        """The unpacked model directory for ``container``; None when it has no model data."""
+        """The unpacked model directory for ``container``; None when it has no model data (or when its
+        models are fetched one by one as they are invoked: multi-model)."""
+        if container.multi_model:
+            return None
         if container.model_data_url:
             return self._archive(container.model_data_url, region)
         if container.model_data_prefix:
@@ -92,6 +96,20 @@ class ModelDataCache:
                 return self._archive(container.model_data_prefix, region)
             return self._prefix(container.model_data_prefix, region)
         return None
+
+    def target_model(self, prefix: str, target: str, region: str) -> Path:
+        """The unpacked directory of a multi-model endpoint's ``TargetModel`` under ``prefix``."""
+        url = prefix.rstrip("/") + "/" + target
+        try:
+            return self._archive(url, region)
+        except ModelDataError as exc:
+            parsed = urlparse(url)
+            raise MissingTargetModel(
+                f"Failed to download model data(bucket: {parsed.netloc}, key: {parsed.path.lstrip('/')}). "
+                "Please ensure that there is an object located at the URL and that the role passed to "
+                "CreateModel has permissions to download the object."
+                + ("" if "download model data" in exc.reason else f" ({exc.reason})")
+            ) from None
 
     # ---- one model.tar.gz ----------------------------------------------------------------------
 

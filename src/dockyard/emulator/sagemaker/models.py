@@ -13,10 +13,13 @@ from typing import Any
 from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ValidationException
 from dockyard.emulator.sagemaker import converters
+from dockyard.emulator.sagemaker.capture_config import check_capture_config
 from dockyard.emulator.sagemaker.deployment import ContainerSpec
 from dockyard.emulator.sagemaker.domain import EndpointConfig, Model
 from dockyard.emulator.sagemaker.listing import Listing
+from dockyard.emulator.sagemaker.pipelines import pipeline_of
 from dockyard.emulator.sagemaker.registry import RegistryOps
+from dockyard.emulator.sagemaker.serverless_config import check_serverless_variant
 from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.sagemaker.tags import tags_of
 
@@ -61,11 +64,20 @@ class ModelOps:
     def create_model(self, ctx: Caller, params: dict[str, Any]) -> Result:
         name: str = params["ModelName"]
         arn = ctx.arn("model", name)
-        container = self._container(ctx, params)
-        if params.get("EnableNetworkIsolation"):
-            container = dataclasses.replace(container, network_isolation=True)
+        isolated = bool(params.get("EnableNetworkIsolation"))
+        if len(params.get("Containers") or []) > 1 and not params.get("PrimaryContainer"):
+            specs, hostnames, direct = pipeline_of(
+                params, lambda c: self._container(ctx, {"Containers": [c]})
+            )
+            specs = tuple(dataclasses.replace(spec, network_isolation=isolated) for spec in specs)
+            container, more = specs[0], specs[1:]
+        else:
+            container, more, hostnames, direct = self._container(ctx, params), (), (), False
+            container = dataclasses.replace(container, network_isolation=isolated)
         definition = {key: value for key, value in params.items() if key not in ("ModelName", "Tags")}
-        model = Model(ctx.account, ctx.region, name, arn, self.clock(), container, definition)
+        model = Model(
+            ctx.account, ctx.region, name, arn, self.clock(), container, definition, more, hostnames, direct
+        )
         if not self.store.insert(model):
             raise ValidationException(f'Cannot create already existing model "{arn}".')
         self.store.add_tags(arn, tags_of(params))
@@ -79,12 +91,6 @@ class ModelOps:
         if primary is None:
             if not containers:
                 raise ValidationException("Either PrimaryContainer or Containers must be specified.")
-            if len(containers) > 1:
-                raise ValidationException(
-                    f"The model has {len(containers)} containers: inference pipelines (more than one "
-                    "container) are not supported by the local SageMaker (dockyard emulator). "
-                    "Deploy them to SageMaker, or give the model one container."
-                )
             primary = containers[0]
         environment: dict[str, str] = dict(primary.get("Environment") or {})
         package_ref = primary.get("ModelPackageName")
@@ -118,8 +124,15 @@ class ModelOps:
         name: str = params["EndpointConfigName"]
         arn = ctx.arn("endpoint-config", name)
         variants: list[dict[str, Any]] = params["ProductionVariants"]
+        shadows: list[dict[str, Any]] = params.get("ShadowProductionVariants") or []
+        if shadows and (len(variants) != 1 or len(shadows) != 1):
+            raise ValidationException(
+                "An endpoint config with ShadowProductionVariants must have exactly one production variant "
+                "and one shadow variant."
+            )
+        check_capture_config(params.get("DataCaptureConfig"))
         seen: set[str] = set()
-        for variant in variants:
+        for variant in [*variants, *shadows]:
             variant_name = variant["VariantName"]
             if variant_name.lower() in seen:
                 raise ValidationException(
@@ -129,8 +142,15 @@ class ModelOps:
             seen.add(variant_name.lower())
             _check_local_variant(variant)
             model_name = variant.get("ModelName")
-            if not model_name or self.store.get(Model, ctx.account, ctx.region, model_name) is None:
+            model = self.store.get(Model, ctx.account, ctx.region, model_name) if model_name else None
+            if model is None:
                 raise model_not_found(ctx.arn("model", model_name or ""))
+            if model.pipeline and variant.get("ServerlessConfig"):
+                raise ValidationException(
+                    f'Production variant "{variant_name}": the local SageMaker (dockyard emulator) does not '
+                    "run inference pipelines (several containers) as serverless variants."
+                )
+        _check_async_config(params.get("AsyncInferenceConfig"))
         definition = {
             key: value
             for key, value in params.items()
@@ -178,12 +198,37 @@ def container_spec(definition: dict[str, Any], environment: dict[str, str]) -> C
             model_data_compressed=source.get("CompressionType") == "Gzip",
             environment=environment,
         )
+    if definition.get("Mode") == "MultiModel":
+        prefix = definition.get("ModelDataUrl")
+        if not prefix or not str(prefix).startswith("s3://"):
+            raise ValidationException(
+                "A container in MultiModel mode must specify ModelDataUrl: "
+                "the S3 prefix of its model archives."
+            )
+        return ContainerSpec(image=image, model_data_prefix=prefix, environment=environment, multi_model=True)
     return ContainerSpec(image=image, model_data_url=definition.get("ModelDataUrl"), environment=environment)
 
 
 def _check_local_variant(variant: dict[str, Any]) -> None:
     name = variant["VariantName"]
+    if variant.get("ServerlessConfig"):
+        check_serverless_variant(variant)
+        return
     if not variant.get("InstanceType") or not variant.get("InitialInstanceCount"):
         raise ValidationException(
             f'Production variant "{name}" must specify InstanceType and InitialInstanceCount.'
         )
+
+
+def _check_async_config(config: dict[str, Any] | None) -> None:
+    if config is None:
+        return
+    output = config.get("OutputConfig") or {}
+    for member in ("S3OutputPath", "S3FailurePath"):
+        value = output.get(member)
+        if member == "S3OutputPath" and not value:
+            raise ValidationException("AsyncInferenceConfig.OutputConfig.S3OutputPath must be specified.")
+        if value is not None and not (str(value).startswith("s3://") and len(str(value)) > 5):
+            raise ValidationException(
+                f"AsyncInferenceConfig.OutputConfig.{member} {value!r} is not an S3 URI (s3://bucket/prefix)."
+            )

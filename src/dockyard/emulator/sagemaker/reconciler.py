@@ -61,6 +61,7 @@ from dockyard.emulator.sagemaker.instances import (
     variant_digest,
 )
 from dockyard.emulator.sagemaker.model_data import ModelDataCache, ModelDataError
+from dockyard.emulator.sagemaker.routes import Routes
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
@@ -118,9 +119,9 @@ class Reconciler:
             client_factory, state_dir, container_prefix, emulator_id(state_dir), pull
         )
         self.collector = Collector(self.model_data, self.containers, collect_grace)
-        # Whether each endpoint can take requests, reported to ``availability`` (when given).
-        probe = engine_probe(lambda: self.containers.client)
-        self.availability = Availability(availability, probe, outage_grace)
+        self.routes = Routes(router, state_dir, self.model_data, self.containers, variant_digest)
+        probe = engine_probe(lambda: self.containers.client)  # whether endpoints can take requests:
+        self.availability = Availability(availability, probe, outage_grace)  # to ``availability``
         self.monitor_interval = monitor_interval
         self.failure_threshold = failure_threshold
         self.stop_grace = stop_grace
@@ -289,7 +290,7 @@ class Reconciler:
             self.events.deployment_failed(spec, groups.step_failure_reason(exc))
             return
         # Blue/green: one store moves all traffic to the new fleet.
-        self.router.set(groups.route_of(spec, kept))
+        self.routes.set(spec, kept)
         fleet = self._fleets[name] = _Fleet(spec, kept, updating=current is not None)
         serving = fleet.all()
         retired = [i for i in (current.all() if current is not None else []) if i not in serving]
@@ -317,7 +318,7 @@ class Reconciler:
             self.containers.remove_named(container_name)
 
     def _remove(self, name: ResourceKey, _spec: DeploymentSpec | None) -> None:
-        self.router.drop(name)
+        self.routes.drop(name)
         fleet = self._fleets.pop(name, None)
         self.availability.forget(name)
         instances = fleet.all() if fleet is not None else []
@@ -381,7 +382,7 @@ class Reconciler:
                     raise
                 group = [fresh if i is failing else i for i in fleet.instances[variant.name]]
                 fleet.instances[variant.name] = group
-                self.router.set(groups.route_of(fleet.spec, fleet.instances))
+                self.routes.set(fleet.spec, fleet.instances)
                 self.containers.remove(failing, 1.0)
         except (StartFailure, ModelDataError, Cancelled, DockyardError) as exc:
             log.warning("replacing %s of endpoint %s failed: %s", failing.name, name, exc)

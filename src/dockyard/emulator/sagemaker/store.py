@@ -26,9 +26,10 @@ from dockyard.emulator.sagemaker.domain import (
     Model,
     ModelPackage,
     ModelPackageGroup,
+    TransformJob,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TABLES: dict[type[Any], str] = {
     Model: "models",
@@ -36,6 +37,7 @@ TABLES: dict[type[Any], str] = {
     Endpoint: "endpoints",
     ModelPackageGroup: "model_package_groups",
     ModelPackage: "model_packages",
+    TransformJob: "transform_jobs",
 }
 
 _RESOURCE_TABLE = """
@@ -48,11 +50,12 @@ CREATE TABLE {table} (
     PRIMARY KEY (account, region, name)
 )
 """
+_FIRST_TABLES = ("models", "endpoint_configs", "endpoints", "model_package_groups", "model_packages")
 # Migrations: the statements that take a database from version N-1 to N (index N-1).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
-        *(_RESOURCE_TABLE.format(table=table) for table in TABLES.values()),
-        *(f"CREATE INDEX {table}_arn ON {table} (arn)" for table in TABLES.values()),
+        *(_RESOURCE_TABLE.format(table=table) for table in _FIRST_TABLES),
+        *(f"CREATE INDEX {table}_arn ON {table} (arn)" for table in _FIRST_TABLES),
         """
         CREATE TABLE tags (
             arn TEXT NOT NULL,
@@ -62,6 +65,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (arn, key)
         )
         """,
+    ),
+    (
+        _RESOURCE_TABLE.format(table="transform_jobs"),
+        "CREATE INDEX transform_jobs_arn ON transform_jobs (arn)",
     ),
 )
 

@@ -8,8 +8,8 @@ botocore's model and fails on any member that is in neither.
 
 Paths name members as the API does: ``ProductionVariants[].ServerlessConfig``. A structure listed as
 honoured with none of its members listed is honoured whole (kept as given and returned). Some members
-are honoured for some values and refused for others (``Mode`` ``MultiModel``); they are in both lists,
-and the refusal says which values it refuses.
+are honoured for some values and refused for others (``RepositoryAccessMode`` ``Vpc``); they are in
+both lists, and the refusal says which values it refuses.
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ _CONTAINER_REFUSED = (
         "images come from the local Docker engine, not from a private registry in a VPC ('Vpc')",
         _equals("Vpc"),
     ),
-    Refusal("Mode", "multi-model endpoints ('MultiModel') are not implemented", _equals("MultiModel")),
     Refusal("ModelDataSource.S3DataSource.HubAccessConfig", "there is no SageMaker hub locally"),
     Refusal("ModelDataSource.S3DataSource.ManifestS3Uri", "manifest-listed model data is not implemented"),
     Refusal("ModelDataSource.S3DataSource.ETag", "model data ETag pinning is not implemented"),
@@ -88,12 +87,15 @@ _VARIANT = (
     "InferenceAmiVersion",
     "RoutingConfig",
     "RoutingConfig.RoutingStrategy",
+    "ServerlessConfig",
+    "ServerlessConfig.MemorySizeInMB",
+    "ServerlessConfig.MaxConcurrency",
+    "ServerlessConfig.ProvisionedConcurrency",
 )
 _VARIANT_REFUSED = (
     Refusal("InstancePools", "instance pools are not implemented"),
     Refusal("AcceleratorType", "Elastic Inference accelerators do not exist locally"),
     Refusal("CoreDumpConfig", "core dumps are not collected"),
-    Refusal("ServerlessConfig", "serverless variants are not implemented; give the variant an InstanceType"),
     Refusal("EnableSSMAccess", "there is no SSM access to local containers", _true),
     Refusal("ManagedInstanceScaling", "managed instance scaling is not implemented"),
     Refusal(
@@ -104,6 +106,18 @@ _VARIANT_REFUSED = (
     Refusal("RoutingConfig.PrefixAwareRoutingConfig", "prefix-aware routing is not implemented"),
     Refusal("CapacityReservationConfig", "capacity reservations do not exist locally"),
     Refusal("AcceleratorPartitionLayouts", "accelerator partitions do not exist locally"),
+)
+# DataCaptureConfig: captured requests and answers go to the local S3 (KmsKeyId is refused: the local S3
+# has no KMS, and a key SageMaker would use could not be honoured).
+_CAPTURE = (
+    "EnableCapture",
+    "InitialSamplingPercentage",
+    "DestinationS3Uri",
+    "CaptureOptions",
+    "CaptureOptions[].CaptureMode",
+    "CaptureContentTypeHeader",
+    "CaptureContentTypeHeader.CsvContentTypes",
+    "CaptureContentTypeHeader.JsonContentTypes",
 )
 _LISTING = ("SortBy", "SortOrder", "NextToken", "MaxResults", "NameContains")
 _CREATED = ("CreationTimeBefore", "CreationTimeAfter")
@@ -128,6 +142,8 @@ HONOURED: dict[str, tuple[str, ...]] = {
         *_under("Containers[]", _CONTAINER),
         "Containers",
         "EnableNetworkIsolation",
+        "InferenceExecutionConfig",
+        "InferenceExecutionConfig.Mode",
     ),
     "DescribeModel": ("ModelName",),
     "ListModels": (*_LISTING, *_CREATED),
@@ -136,7 +152,16 @@ HONOURED: dict[str, tuple[str, ...]] = {
         "EndpointConfigName",
         "ProductionVariants",
         *_under("ProductionVariants[]", _VARIANT),
+        "ShadowProductionVariants",
+        *_under("ShadowProductionVariants[]", _VARIANT),
+        *_under("DataCaptureConfig", _CAPTURE),
         "Tags",
+        "AsyncInferenceConfig",
+        "AsyncInferenceConfig.ClientConfig",
+        "AsyncInferenceConfig.ClientConfig.MaxConcurrentInvocationsPerInstance",
+        "AsyncInferenceConfig.OutputConfig",
+        "AsyncInferenceConfig.OutputConfig.S3OutputPath",
+        "AsyncInferenceConfig.OutputConfig.S3FailurePath",
     ),
     "DescribeEndpointConfig": ("EndpointConfigName",),
     "ListEndpointConfigs": (*_LISTING, *_CREATED),
@@ -220,22 +245,72 @@ HONOURED: dict[str, tuple[str, ...]] = {
     "AddTags": ("ResourceArn", "Tags"),
     "ListTags": ("ResourceArn", "NextToken", "MaxResults"),
     "DeleteTags": ("ResourceArn", "TagKeys"),
+    "CreateTransformJob": (
+        "TransformJobName",
+        "ModelName",
+        "MaxConcurrentTransforms",
+        "ModelClientConfig",
+        "ModelClientConfig.InvocationsTimeoutInSeconds",
+        "ModelClientConfig.InvocationsMaxRetries",
+        "MaxPayloadInMB",
+        "BatchStrategy",
+        "Environment",
+        "TransformInput",
+        "TransformInput.DataSource",
+        "TransformInput.DataSource.S3DataSource",
+        "TransformInput.DataSource.S3DataSource.S3DataType",
+        "TransformInput.DataSource.S3DataSource.S3Uri",
+        "TransformInput.ContentType",
+        "TransformInput.CompressionType",
+        "TransformInput.SplitType",
+        "TransformOutput",
+        "TransformOutput.S3OutputPath",
+        "TransformOutput.Accept",
+        "TransformOutput.AssembleWith",
+        "TransformResources",
+        "TransformResources.InstanceType",
+        "TransformResources.InstanceCount",
+        "TransformResources.TransformAmiVersion",
+        "DataProcessing",
+        "DataProcessing.InputFilter",
+        "DataProcessing.OutputFilter",
+        "DataProcessing.JoinSource",
+        "Tags",
+    ),
+    "DescribeTransformJob": ("TransformJobName",),
+    "ListTransformJobs": (
+        *_LISTING,
+        *_CREATED,
+        "LastModifiedTimeBefore",
+        "LastModifiedTimeAfter",
+        "StatusEquals",
+    ),
+    "StopTransformJob": ("TransformJobName",),
 }
 
 REFUSED: dict[str, tuple[Refusal, ...]] = {
     "CreateModel": (
         *_refused_under("PrimaryContainer", _CONTAINER_REFUSED),
         *_refused_under("Containers[]", _CONTAINER_REFUSED),
-        Refusal("InferenceExecutionConfig", "inference pipelines (several containers) are not implemented"),
         Refusal("VpcConfig", "local containers run on the local Docker engine, not in a VPC"),
     ),
     "CreateEndpointConfig": (
         *_refused_under("ProductionVariants[]", _VARIANT_REFUSED),
-        Refusal("DataCaptureConfig", "data capture is not implemented"),
+        *_refused_under("ShadowProductionVariants[]", _VARIANT_REFUSED),
+        Refusal(
+            "DataCaptureConfig.KmsKeyId",
+            "the local S3 does not encrypt captured data with KMS keys; leave it out locally",
+        ),
         Refusal("KmsKeyId", "the local storage is not encrypted with KMS keys"),
-        Refusal("AsyncInferenceConfig", "asynchronous inference is not implemented"),
+        Refusal(
+            "AsyncInferenceConfig.OutputConfig.KmsKeyId", "the local storage is not encrypted with KMS keys"
+        ),
+        Refusal(
+            "AsyncInferenceConfig.OutputConfig.NotificationConfig",
+            "there is no SNS locally to publish success and error notifications to; poll the OutputLocation "
+            "and FailureLocation objects instead",
+        ),
         Refusal("ExplainerConfig", "SageMaker Clarify explainers are not implemented"),
-        Refusal("ShadowProductionVariants", "shadow variants are not implemented"),
         Refusal("ExecutionRoleArn", "endpoint-config execution roles are not used locally"),
         Refusal("VpcConfig", "local containers run on the local Docker engine, not in a VPC"),
         Refusal("EnableNetworkIsolation", "isolation is set on the model (CreateModel)", _true),
@@ -266,6 +341,27 @@ REFUSED: dict[str, tuple[Refusal, ...]] = {
         Refusal("ManagedStorageType", "managed model storage is not implemented"),
     ),
     "DescribeModelPackage": (Refusal("IncludedData", "every package is described whole"),),
+    "CreateTransformJob": (
+        Refusal(
+            "ModelClientConfig.InvocationsMaxRetries",
+            "a failed request fails the job at once (no retries)",
+            lambda value: value not in (None, 0),
+        ),
+        Refusal(
+            "TransformInput.DataSource.S3DataSource.S3DataType",
+            "the input is every object under an S3 prefix ('S3Prefix')",
+            lambda value: value != "S3Prefix",
+        ),
+        Refusal(
+            "TransformInput.SplitType",
+            "records are split by line ('Line') or not at all ('None')",
+            lambda value: value not in ("None", "Line"),
+        ),
+        Refusal("TransformOutput.KmsKeyId", "the local storage is not encrypted with KMS keys"),
+        Refusal("TransformResources.VolumeKmsKeyId", "the local storage is not encrypted with KMS keys"),
+        Refusal("DataCaptureConfig", "batch transform data capture is not implemented"),
+        Refusal("ExperimentConfig", "SageMaker Experiments are not implemented"),
+    ),
 }
 
 

@@ -20,8 +20,8 @@ from dockyard.emulator.console.pages.storage import StoragePages
 from dockyard.emulator.console.views import Views
 
 if TYPE_CHECKING:
-    from dockyard.emulator.console.app import Router
-    from dockyard.emulator.server import Components
+    from dockyard.emulator.components import Components
+    from dockyard.emulator.console.routes import Router
     from dockyard.emulator.settings import EmulatorSettings
 
 

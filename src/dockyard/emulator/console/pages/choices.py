@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from dockyard.emulator.console.control import Control, ServiceUnavailableHere
 
 if TYPE_CHECKING:
-    from dockyard.emulator.server import Components
+    from dockyard.emulator.components import Components
 
 log = logging.getLogger("dockyard.emulator.console")
 IMAGES_TTL = 5.0

@@ -17,7 +17,7 @@ from dockyard.emulator.console.control import Control
 from dockyard.emulator.sagemaker.instances import LABEL_VARIANT
 
 if TYPE_CHECKING:
-    from dockyard.emulator.server import Components
+    from dockyard.emulator.components import Components
 
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
 

@@ -20,7 +20,7 @@ from dockyard.emulator.console.http import Request, Response, json_response
 from dockyard.emulator.console.views import Views
 
 if TYPE_CHECKING:
-    from dockyard.emulator.server import Components
+    from dockyard.emulator.components import Components
 
 NAME = r"(?P<name>[^/]+)"
 FIRST_TAIL = 16 * 1024  # bytes of each log shown when the page opens
