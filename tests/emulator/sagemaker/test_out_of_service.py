@@ -185,7 +185,8 @@ def test_a_deployment_failed_for_want_of_the_engine_is_retried_only_for_a_servin
 
 def test_a_serverless_endpoint_without_instances_is_not_out_of_service(cp: ControlPlane) -> None:
     spec = cp.in_service("ep", "cfg1")
-    pooled = replace(spec, variants=tuple(replace(v, serverless={"MemorySizeInMB": 2048}) for v in spec.variants))
+    variants = tuple(replace(v, serverless={"MemorySizeInMB": 2048}) for v in spec.variants)
+    pooled = replace(spec, variants=variants)
     engine = Engine()
     engine.problem = ENGINE_DOWN
     Availability(reports(cp), engine, grace=0.0).observe(pooled, healthy=0, updating=False)

@@ -26,6 +26,7 @@ from dockyard.emulator.errors import (
 from dockyard.emulator.route_table import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
 from dockyard.emulator.runtime.capture import Captured, CaptureWriter
 from dockyard.emulator.runtime.metrics import EndpointMetrics
+from dockyard.emulator.runtime.out_of_service import OUT_OF_SERVICE, cannot_serve, out_of_service
 from dockyard.emulator.runtime.pipelines import run_pipeline
 from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError, Response
 from dockyard.emulator.runtime.shadow import Mirror
@@ -38,13 +39,6 @@ ATTEMPTS = 3  # instances tried when connections are refused
 # Statuses in which an endpoint has a fleet serving traffic; in the others SageMaker's runtime answers
 # as for an endpoint that does not exist.
 SERVING = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
-# No instance of the endpoint can take requests (the Docker engine gone, every container dead): SageMaker's
-# ServiceUnavailable (503, "The service is unavailable. Try your call again."), which SDKs retry.
-OUT_OF_SERVICE = "OutOfService"
-OUT_OF_SERVICE_MESSAGE = (
-    "Endpoint {name} is OutOfService: none of its instances can take requests now (DescribeEndpoint's "
-    "FailureReason says why). Please try again later."
-)
 # Input member -> the header the container receives (botocore's locationName for each).
 FORWARDED = (
     ("ContentType", "Content-Type"),
@@ -276,11 +270,9 @@ class Runtime:
     # ---- choosing ----------------------------------------------------------------------------------
 
     def _route(self, endpoint: ResourceKey) -> EndpointRoute | None:
-        status = self.endpoint_status(endpoint)
-        route = self.router.get(endpoint)
-        if status == OUT_OF_SERVICE and not (route and any(v.healthy() for v in route.variants)):
-            # Said at once, not after waiting for an instance: the fleet found none for a while.
-            raise ServiceUnavailable(OUT_OF_SERVICE_MESSAGE.format(name=endpoint.name))
+        status, route = self.endpoint_status(endpoint), self.router.get(endpoint)
+        if cannot_serve(status, route):
+            raise out_of_service(endpoint.name)
         if status not in SERVING and status != OUT_OF_SERVICE:
             raise ValidationError(f"Endpoint {endpoint.name} of account {endpoint.account} not found.")
         return route
@@ -302,7 +294,7 @@ class Runtime:
             if chosen is not None and chosen[1] is not None:
                 return chosen[0], chosen[1]
             if self.endpoint_status(endpoint) == OUT_OF_SERVICE:  # the fleet gave up waiting too
-                raise ServiceUnavailable(OUT_OF_SERVICE_MESSAGE.format(name=endpoint.name))
+                raise out_of_service(endpoint.name)
         which = f"variant {target} of endpoint {endpoint.name}" if target else f"endpoint {endpoint.name}"
         raise ServiceUnavailable(f"No healthy instance of {which} is available. Please try again.")
 
