@@ -1,6 +1,6 @@
 """Fault benchmark: what the local SageMaker loses, and how fast it recovers, under faults and bad input.
 
-    .venv/bin/python bench/faults.py [--only kill restart update disk slow fuzz] [--concurrency 4]
+    .venv/bin/python bench/faults.py [--only kill restart update engine disk slow fuzz] [--concurrency 4]
 
 Each scenario runs against its own emulator (a private port and state directory) under a bounded load of
 real boto3 invocations (``--concurrency`` threads, back to back), counting every request; the scenarios
@@ -13,6 +13,12 @@ are the ones the test suite asserts on (tests/reliability/scenarios.py):
   succeed again, and requests failed meanwhile;
 - **update**: UpdateEndpoint to a two-variant config (blue/green), then UpdateEndpointWeightsAndCapacities:
   failed requests (the target is 0) and the seconds each took;
+- **engine**: the emulator reaches the Docker engine through a relaying socket that is stopped (the real
+  engine keeps running): requests failed while only the engine was gone (the target is 0), then the
+  endpoint's container is stopped too: seconds until DescribeEndpoint says OutOfService, how invocations
+  fail meanwhile, and, the relay started again, seconds until InService and until invocations succeed;
+  then the emulator is restarted while the relay is stopped: what its endpoint says, and whether its
+  container is adopted once the relay listens again;
 - **disk**: the state directory is a 16 MiB tmpfs that is then filled (root or passwordless sudo): what
   CreateModel answers while full, ``PRAGMA integrity_check`` after;
 - **slow**: 1,000 idle connections and 50 slowloris clients: another client's ListModels p50 before and
@@ -42,10 +48,12 @@ import docker  # noqa: E402
 from tests.docker_fixtures import BASE_IMAGE  # noqa: E402
 from tests.fixture_images import build_fixture_image, remove_fixture_images  # noqa: E402
 from tests.reliability import fuzzing, scenarios  # noqa: E402
+from tests.reliability.engine_outage import engine_outage, restart_without_engine  # noqa: E402
+from tests.reliability.engine_proxy import EngineProxy  # noqa: E402
 from tests.reliability.harness import Emulator, tmpfs  # noqa: E402
 
 RESULTS = BENCH / "results"
-SCENARIOS = ("kill", "restart", "update", "disk", "slow", "fuzz")
+SCENARIOS = ("kill", "restart", "update", "engine", "disk", "slow", "fuzz")
 
 
 def main() -> int:
@@ -79,6 +87,18 @@ def _run(name: str, work: Path, image: str, args: argparse.Namespace) -> dict[st
     if name == "disk":
         with tmpfs(work / "small", "16m") as small:
             return _with_emulator(small / "state", lambda e: scenarios.disk_full(e, image))
+    if name == "engine":
+        proxy = EngineProxy()
+        proxy.start()
+
+        def outage(emulator: Emulator) -> dict[str, Any]:
+            figures = engine_outage(emulator, proxy, image, args.concurrency)
+            return {**figures, "restart": restart_without_engine(emulator, proxy, image)}
+
+        try:
+            return _with_emulator(work / "state", outage, {"DOCKER_HOST": proxy.url})
+        finally:
+            proxy.close()
     if name == "slow":
         env = {"DOCKYARD_EMULATOR_READ_TIMEOUT": "3"}
         return _with_emulator(work / "state", scenarios.slow_clients, env)
@@ -147,6 +167,41 @@ def _table(figures: dict[str, Any]) -> list[str]:
                 str(f["failed"]),
                 f"update {f['update_endpoint_s']} s, weights {f['update_weights_s']} s",
                 f["failed"] == 0,
+            )
+        )
+    if "engine" in figures:
+        f = figures["engine"]
+        ok = (
+            f["failed_while_engine_gone"] == 0
+            and f["statuses_while_engine_gone"] == ["InService"]
+            and f["served_while_out"] == 0
+            and f["broken_after_stop"] == 0
+            and f["healthy_after"] == 1
+            and f["restart"]["adopted"]
+            and f["restart"]["refusal"].startswith("ServiceUnavailable")
+        )
+        rows.append(
+            (
+                "Docker engine stopped + started",
+                str(f["requests"]),
+                f"{f['failed_while_engine_gone']} while only the engine was gone; "
+                f"{f['failed_after_container_stop']} once its container stopped",
+                f"OutOfService after {f['out_of_service_s']} s (refused within "
+                f"{f['slowest_refusal_while_out_s']} s), InService "
+                f"{f['in_service_after_engine_back_s']} s after the engine, invocations after "
+                f"{f['invocations_back_s']} s",
+                ok,
+            )
+        )
+        r = f["restart"]
+        rows.append(
+            (
+                "emulator restarted without the engine",
+                "",
+                r["refusal"].split(":")[0],
+                f"OutOfService {r['out_of_service_s']} s after the restart; InService "
+                f"{r['in_service_after_engine_back_s']} s after the engine, container adopted {r['adopted']}",
+                ok,
             )
         )
     if "disk" in figures:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 import docker
 import docker.errors
+import requests
 
 from dockyard.errors import ContainerError, DockyardError, EngineUnavailable, RegistryError
 
@@ -62,6 +63,24 @@ def docker_errors(action: str) -> Iterator[None]:
         raise EngineUnavailable(
             f"{action}: the Docker engine at {engine_url()} failed: {_reason(exc)}"
         ) from None
+    except requests.RequestException as exc:  # the SDK lets the engine's connection errors through
+        raise EngineUnavailable(
+            f"{action}: the Docker engine at {engine_url()} does not answer: {_reason(exc)}"
+        ) from None
+
+
+def engine_problem(client: docker.DockerClient | None = None) -> str | None:
+    """None when the engine answers a ping (``client``'s, else a new client's for DOCKER_HOST), else a
+    sentence saying that it does not."""
+    try:
+        if client is None:
+            with closing(docker.DockerClient(base_url=engine_url(), timeout=10)) as fresh:
+                fresh.ping()
+        else:
+            client.ping()
+    except (docker.errors.DockerException, requests.RequestException) as exc:
+        return f"The Docker engine at {engine_url()} does not answer: {_reason(exc)}"
+    return None
 
 
 def _explanation(exc: docker.errors.APIError) -> str:

@@ -63,10 +63,12 @@ class Components:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.database)
         router = Router()
+        reports = FleetReports(store)
         reconciler = Reconciler(
             settings.state_dir,
             router,
-            FleetReports(store),
+            reports,
+            availability=reports,
             s3_endpoint_url=settings.s3_endpoint_url,
             model_data_roots=settings.model_data_roots,
             pull=settings.pull,

@@ -212,12 +212,29 @@ def test_relays_headers_both_ways(fleet: Fleet, containers: Callable[[], str]) -
     }
 
 
-@pytest.mark.parametrize("status", [None, "Creating", "Failed", "Deleting", "OutOfService"])
+@pytest.mark.parametrize("status", [None, "Creating", "Failed", "Deleting"])
 def test_an_endpoint_not_serving_is_not_found(fleet: Fleet, status: str | None) -> None:
     error = error_of(fleet, call(), status=status)
     assert isinstance(error, ValidationError)
     assert (error.code, error.status) == ("ValidationError", 400)
     assert error.message == "Endpoint ep of account 123456789012 not found."
+
+
+def test_out_of_service_is_unavailable_at_once(fleet: Fleet, containers: Callable[[], str]) -> None:
+    sick = Instance("i-1", containers(), healthy=False)
+    fleet.router.set(route(VariantRoute("AllTraffic", 1.0, (sick,))))
+    started = time.monotonic()
+    error = error_of(fleet, call(), status="OutOfService", ready_wait=5.0)
+    assert time.monotonic() - started < 2.0  # no wait for an instance the fleet found none of
+    assert isinstance(error, ServiceUnavailable)
+    assert (error.code, error.status) == ("ServiceUnavailable", 503)
+    assert error.message == (
+        "Endpoint ep is OutOfService: none of its instances can take requests now (DescribeEndpoint's "
+        "FailureReason says why). Please try again later."
+    )
+    # An instance healthy again serves before the fleet's next round reports the endpoint InService.
+    sick.healthy = True
+    assert run(fleet, call(), status="OutOfService")["InvokedProductionVariant"] == "AllTraffic"
 
 
 def test_container_errors_are_model_errors(fleet: Fleet, containers: Callable[[], str]) -> None:

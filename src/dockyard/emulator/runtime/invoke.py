@@ -26,6 +26,7 @@ from dockyard.emulator.errors import (
 from dockyard.emulator.route_table import EndpointRoute, Instance, ReportUnreachable, Router, VariantRoute
 from dockyard.emulator.runtime.capture import Captured, CaptureWriter
 from dockyard.emulator.runtime.metrics import EndpointMetrics
+from dockyard.emulator.runtime.out_of_service import OUT_OF_SERVICE, cannot_serve, out_of_service
 from dockyard.emulator.runtime.pipelines import run_pipeline
 from dockyard.emulator.runtime.relay import Broken, ConnectFailed, Disconnected, Pool, RelayError, Response
 from dockyard.emulator.runtime.shadow import Mirror
@@ -269,9 +270,12 @@ class Runtime:
     # ---- choosing ----------------------------------------------------------------------------------
 
     def _route(self, endpoint: ResourceKey) -> EndpointRoute | None:
-        if self.endpoint_status(endpoint) not in SERVING:
+        status, route = self.endpoint_status(endpoint), self.router.get(endpoint)
+        if cannot_serve(status, route):
+            raise out_of_service(endpoint.name)
+        if status not in SERVING and status != OUT_OF_SERVICE:
             raise ValidationError(f"Endpoint {endpoint.name} of account {endpoint.account} not found.")
-        return self.router.get(endpoint)
+        return route
 
     async def _choose(
         self, route: EndpointRoute | None, endpoint: ResourceKey, target: str | None
@@ -289,6 +293,8 @@ class Runtime:
             chosen = _pick(self.router.get(endpoint) or route, endpoint.name, target)
             if chosen is not None and chosen[1] is not None:
                 return chosen[0], chosen[1]
+            if self.endpoint_status(endpoint) == OUT_OF_SERVICE:  # the fleet gave up waiting too
+                raise out_of_service(endpoint.name)
         which = f"variant {target} of endpoint {endpoint.name}" if target else f"endpoint {endpoint.name}"
         raise ServiceUnavailable(f"No healthy instance of {which} is available. Please try again.")
 

@@ -79,15 +79,19 @@ IN_SERVICE = "InService"
 UPDATING = "Updating"
 DELETING = "Deleting"
 FAILED = "Failed"
+OUT_OF_SERVICE = "OutOfService"
 
 # The statuses an endpoint can move to from each status. Requests and fleet reports both go through
 # these: SageMaker refuses to change an endpoint while an operation on it is in progress (delete
 # included), and a Failed endpoint can only be deleted. InService -> Failed is the fleet's report that
 # a serving deployment could not be brought back (e.g. its image is gone after a restart).
+# InService <-> OutOfService is the fleet's report that no instance can take requests (the Docker engine
+# gone, every container dead) and that one can again; meanwhile the endpoint may only be deleted.
 TRANSITIONS: dict[str, frozenset[str]] = {
     CREATING: frozenset({IN_SERVICE, FAILED}),
-    IN_SERVICE: frozenset({UPDATING, DELETING, FAILED}),
+    IN_SERVICE: frozenset({UPDATING, DELETING, FAILED, OUT_OF_SERVICE}),
     UPDATING: frozenset({IN_SERVICE}),
+    OUT_OF_SERVICE: frozenset({IN_SERVICE, DELETING, FAILED}),
     FAILED: frozenset({DELETING}),
     DELETING: frozenset(),
 }
@@ -117,7 +121,7 @@ class Endpoint:
     def require(self, status: str) -> None:
         """ValidationException (SageMaker's wording) unless the endpoint may move to ``status``."""
         if status not in TRANSITIONS[self.status]:
-            state = "failed" if self.status == FAILED else "in-progress"
+            state = {FAILED: "failed", OUT_OF_SERVICE: "out-of-service"}.get(self.status, "in-progress")
             raise ValidationException(f'Cannot update {state} endpoint "{self.arn}".')
 
     def moved_to(self, status: str, now: float, **changes: Any) -> Endpoint:

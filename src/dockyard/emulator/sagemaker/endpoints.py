@@ -25,6 +25,7 @@ from dockyard.emulator.sagemaker.domain import (
     CREATING,
     DELETING,
     IN_SERVICE,
+    OUT_OF_SERVICE,
     UPDATING,
     Endpoint,
     EndpointConfig,
@@ -231,7 +232,8 @@ class EndpointOps:
                         )
                     )
                 self.fleet.deploy(endpoint.serving)
-            elif endpoint.status == IN_SERVICE and endpoint.serving is not None:
+            elif endpoint.status in (IN_SERVICE, OUT_OF_SERVICE) and endpoint.serving is not None:
+                # An OutOfService one is reported InService again once an instance is healthy.
                 self.fleet.deploy(endpoint.serving)
 
 

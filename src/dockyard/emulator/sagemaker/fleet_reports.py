@@ -11,17 +11,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.sagemaker.deployment import DeploymentSpec
-from dockyard.emulator.sagemaker.domain import DELETING, FAILED, IN_SERVICE, UPDATING, Endpoint
+from dockyard.emulator.sagemaker.domain import (
+    DELETING,
+    FAILED,
+    IN_SERVICE,
+    OUT_OF_SERVICE,
+    UPDATING,
+    Endpoint,
+)
 from dockyard.emulator.sagemaker.store import Store
 
 log = logging.getLogger("dockyard.emulator.sagemaker")
 
 
 class FleetReports:
-    """Implements :class:`~dockyard.emulator.sagemaker.deployment.FleetEvents`."""
+    """Implements :class:`~dockyard.emulator.sagemaker.deployment.FleetEvents` and
+    :class:`~dockyard.emulator.sagemaker.availability.AvailabilityEvents`."""
 
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -64,7 +73,9 @@ class FleetReports:
                     pending_since=None,
                     failure_reason=reason,
                 )
-            elif endpoint.pending == spec or (endpoint.status == IN_SERVICE and endpoint.serving == spec):
+            elif endpoint.pending == spec or (
+                endpoint.status in (IN_SERVICE, OUT_OF_SERVICE) and endpoint.serving == spec
+            ):
                 # A new endpoint that never came up, or a serving one that could not be brought back.
                 updated = endpoint.moved_to(
                     FAILED, now, pending=None, pending_since=None, failure_reason=reason
@@ -79,3 +90,20 @@ class FleetReports:
             record = self.store.get(Endpoint, endpoint.account, endpoint.region, endpoint.name)
             if record is not None and record.status == DELETING:
                 self.store.delete(Endpoint, endpoint.account, endpoint.region, endpoint.name)
+
+    def endpoint_out_of_service(self, spec: DeploymentSpec, reason: str) -> bool:
+        with self.store.changing:
+            endpoint = self.store.get(Endpoint, spec.account, spec.region, spec.endpoint_name)
+            if endpoint is None or endpoint.serving != spec:
+                return False
+            if endpoint.status == IN_SERVICE:
+                self.store.put(endpoint.moved_to(OUT_OF_SERVICE, self.clock(), failure_reason=reason))
+            elif endpoint.status == OUT_OF_SERVICE and endpoint.failure_reason != reason:
+                self.store.put(replace(endpoint, failure_reason=reason))  # the cause changed
+            return endpoint.status in (IN_SERVICE, OUT_OF_SERVICE)
+
+    def endpoint_back_in_service(self, spec: DeploymentSpec) -> None:
+        with self.store.changing:
+            endpoint = self.store.get(Endpoint, spec.account, spec.region, spec.endpoint_name)
+            if endpoint is not None and endpoint.status == OUT_OF_SERVICE and endpoint.serving == spec:
+                self.store.put(endpoint.moved_to(IN_SERVICE, self.clock(), failure_reason=None))

@@ -22,6 +22,7 @@ routing table is given, not owned: the runtime reads the same :class:`Router`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -30,12 +31,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dockyard.containers.engine import connect
 from dockyard.containers.hardening import HARDENING_VERSION, LABEL_HARDENING
 from dockyard.emulator.context import ResourceKey
 from dockyard.emulator.route_table import Router
+from dockyard.emulator.sagemaker import instance_groups as groups
+from dockyard.emulator.sagemaker.availability import GRACE as OUTAGE_GRACE
+from dockyard.emulator.sagemaker.availability import Availability, AvailabilityEvents, engine_probe
 from dockyard.emulator.sagemaker.collector import GRACE as COLLECT_GRACE
 from dockyard.emulator.sagemaker.collector import Collector
 from dockyard.emulator.sagemaker.deployment import (
@@ -69,6 +73,7 @@ DRAIN_TIMEOUT = 70.0  # longer than any request may take (60 s)
 MONITOR_INTERVAL = 1.0
 COLLECT_INTERVAL = 60.0  # how often unused model data is looked for, besides after each removal
 FAILURE_THRESHOLD = 3
+RETRY_INTERVAL = 2.0  # between deployments of a serving endpoint while the engine does not answer
 
 
 @dataclass
@@ -102,6 +107,8 @@ class Reconciler:
         drain_timeout: float = DRAIN_TIMEOUT,
         pull: bool = False,
         collect_grace: float = COLLECT_GRACE,
+        availability: AvailabilityEvents | None = None,
+        outage_grace: float = OUTAGE_GRACE,
     ) -> None:
         self.state_dir = state_dir
         self.router = router
@@ -112,6 +119,8 @@ class Reconciler:
         )
         self.collector = Collector(self.model_data, self.containers, collect_grace)
         self.routes = Routes(router, state_dir, self.model_data, self.containers, variant_digest)
+        probe = engine_probe(lambda: self.containers.client)  # whether endpoints can take requests:
+        self.availability = Availability(availability, probe, outage_grace)  # to ``availability``
         self.monitor_interval = monitor_interval
         self.failure_threshold = failure_threshold
         self.stop_grace = stop_grace
@@ -209,10 +218,11 @@ class Reconciler:
         current = self._fleets.get(name)
         if current is not None:
             current.updating = True
-        leftovers = self.containers.labelled(name) if current is None else []
+        leftovers: list[dict[str, Any]] = []
         kept: dict[str, list[FleetInstance]] = {}
         started: list[tuple[FleetInstance, VariantDeployment]] = []
         try:
+            leftovers = self.containers.labelled(name) if current is None else []  # the engine may be away
             available = current.all() if current is not None else []
             for variant in spec.variants:
                 digest = variant_digest(name.name, variant)
@@ -243,62 +253,43 @@ class Reconciler:
                         started.append((instance, variant))
                         group.append(instance)
                 kept[variant.name] = group
-            self._wait_all(started, cancelled)
+            groups.wait_all_healthy(self.containers, started, cancelled)
         except Exception as exc:  # whatever went wrong, nothing half-made may stay behind
-            self._discard([instance for instance, _ in started])
+            groups.discard(self.containers, [instance for instance, _ in started], self.stop_grace)
             if current is not None:
                 current.updating = False
             else:
                 self._discard_names([item["name"] for item in leftovers])
             if isinstance(exc, Cancelled):
                 raise
-            self.events.deployment_failed(spec, _reason(exc))
+            if current is None and self.availability.engine_down(spec):
+                self._retry(spec)  # a serving endpoint the engine's absence keeps from being adopted
+                return
+            self.events.deployment_failed(spec, groups.step_failure_reason(exc))
             return
         # Blue/green: one store moves all traffic to the new fleet.
         self.routes.set(spec, kept)
         fleet = self._fleets[name] = _Fleet(spec, kept, updating=current is not None)
         serving = fleet.all()
         retired = [i for i in (current.all() if current is not None else []) if i not in serving]
-        self._drain(retired)
-        self._discard(retired)
+        groups.drain(retired, self.drain_timeout)
+        groups.discard(self.containers, retired, self.stop_grace)
         self._discard_names([item["name"] for item in leftovers])
         fleet.updating = False
         self.events.deployment_succeeded(spec)
 
-    def _wait_all(
-        self, started: list[tuple[FleetInstance, VariantDeployment]], cancelled: Callable[[], bool]
-    ) -> None:
-        if not started:
-            return
-        failed = threading.Event()
+    def _retry(self, spec: DeploymentSpec) -> None:
+        """Deploy ``spec`` again a little later, unless other work on its endpoint came first."""
+        generation = self._generation[spec.endpoint]
 
-        def wait(item: tuple[FleetInstance, VariantDeployment]) -> None:
-            self.containers.wait_healthy(item[0], item[1], lambda: cancelled() or failed.is_set())
+        def again() -> None:
+            if self._generation[spec.endpoint] == generation and not self._stopping.is_set():
+                with contextlib.suppress(RuntimeError):  # the emulator closed meanwhile
+                    self.deploy(spec)
 
-        with ThreadPoolExecutor(max_workers=min(8, len(started))) as pool:
-            futures = [pool.submit(wait, item) for item in started]
-            errors: list[BaseException] = []
-            for future in futures:
-                error = future.exception()
-                if error is not None and not isinstance(error, Cancelled):
-                    failed.set()  # the others stop waiting
-                    errors.append(error)
-        if errors:
-            raise errors[0]
-        if cancelled():
-            raise Cancelled
-
-    def _drain(self, instances: list[FleetInstance]) -> None:
-        """Wait until no request is in flight on ``instances`` (no longer routed to)."""
-        deadline = time.monotonic() + self.drain_timeout
-        while any(i.route.outstanding > 0 for i in instances) and time.monotonic() < deadline:
-            time.sleep(0.02)
-
-    def _discard(self, instances: list[FleetInstance]) -> None:
-        if not instances:
-            return
-        with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
-            list(pool.map(lambda i: self.containers.remove(i, self.stop_grace), instances))
+        timer = threading.Timer(RETRY_INTERVAL, again)
+        timer.daemon = True
+        timer.start()
 
     def _discard_names(self, names: list[str]) -> None:
         for container_name in names:
@@ -307,9 +298,10 @@ class Reconciler:
     def _remove(self, name: ResourceKey, _spec: DeploymentSpec | None) -> None:
         self.routes.drop(name)
         fleet = self._fleets.pop(name, None)
+        self.availability.forget(name)
         instances = fleet.all() if fleet is not None else []
-        self._drain(instances)
-        self._discard(instances)
+        groups.drain(instances, self.drain_timeout)
+        groups.discard(self.containers, instances, self.stop_grace)
         known = {i.name for i in instances}
         self._discard_names(
             [item["name"] for item in self.containers.labelled(name) if item["name"] not in known]
@@ -334,6 +326,8 @@ class Reconciler:
                     if instance.name in self._replacing:
                         continue
                     self._check(name, instance)
+                healthy = sum(1 for instance in fleet.all() if instance.route.healthy)
+                self.availability.observe(fleet.spec, healthy, fleet.updating)
 
     def _check(self, name: ResourceKey, instance: FleetInstance) -> None:
         suspect = instance.name in self._suspects
@@ -372,15 +366,6 @@ class Reconciler:
             log.warning("replacing %s of endpoint %s failed: %s", failing.name, name, exc)
         finally:
             self._replacing.discard(failing.name)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, StartFailure | ModelDataError):
-        return exc.reason
-    if isinstance(exc, DockyardError):
-        return f"The local fleet could not start the endpoint: {exc.message}"
-    log.error("deployment failed unexpectedly", exc_info=exc)
-    return f"The local fleet failed unexpectedly: {type(exc).__name__}: {exc}"
 
 
 def remove_fleet_containers(state_dir: Path, client_factory: Callable[[], DockerClient] = connect) -> None:
