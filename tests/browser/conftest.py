@@ -53,7 +53,9 @@ def console_emulator(tmp_path_factory: pytest.TempPathFactory, moto_server: str)
     remove_fleet_containers(state_dir)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the sync API leaves an event loop running on the main thread until it
+# stops, and asyncio.run() in every later test of the session would then refuse to start.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
 
