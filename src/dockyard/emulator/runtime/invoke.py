@@ -210,7 +210,9 @@ class Runtime:
                 self.metrics.record(name, 0, None)
                 raise _model_error(ctx, name, None, TIMEOUT_MESSAGE) from None
             except Broken as exc:
+                # Not resent (it may have reached the model); out of routing until the fleet sees it answer.
                 instance.outstanding -= 1
+                self._unreachable(endpoint, instance)
                 self.metrics.record(name, 0, None)
                 raise _model_error(ctx, name, None, _broken(exc)) from None
             except BaseException:
