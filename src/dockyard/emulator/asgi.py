@@ -27,20 +27,31 @@ def request_headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
+async def collect_body(receive: Receive, limit: int, too_large: Callable[[], Exception]) -> bytes | None:
+    """The whole request body, or None when the client disconnects before sending it; ``too_large()`` is
+    raised as soon as more than ``limit`` bytes have arrived. Each service gives its own errors."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ValidationError("the client disconnected before sending its whole request")
+            return None
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"HTTP content length exceeded {limit} bytes.")
+            raise too_large()
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    body = await collect_body(
+        receive, limit, lambda: PayloadTooLarge(f"HTTP content length exceeded {limit} bytes.")
+    )
+    if body is None:
+        raise ValidationError("the client disconnected before sending its whole request")
+    return body
 
 
 async def send_response(send: Send, status: int, headers: Headers, body: bytes) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMappi
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from dockyard.emulator.asgi import collect_body
 from dockyard.emulator.aws.rest_xml import RestXmlProtocol
 from dockyard.emulator.context import Caller
 from dockyard.emulator.errors import ServiceError
@@ -198,19 +199,14 @@ def _request_id(ctx: Caller) -> tuple[bytes, bytes]:
 
 
 async def _read(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise IncompleteBody("The client disconnected before sending its whole request body")
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_XML_BODY:
-            raise MaxMessageLengthExceeded(f"Your request was too big (the limit is {MAX_XML_BODY} bytes).")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    body = await collect_body(
+        receive,
+        MAX_XML_BODY,
+        lambda: MaxMessageLengthExceeded(f"Your request was too big (the limit is {MAX_XML_BODY} bytes)."),
+    )
+    if body is None:
+        raise IncompleteBody("The client disconnected before sending its whole request body")
+    return body
 
 
 async def _respond(

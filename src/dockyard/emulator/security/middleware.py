@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from dockyard.emulator.asgi import collect_body
 from dockyard.emulator.security.console import SCOPE_KEY, ConsoleGate, is_console_path
 from dockyard.emulator.security.origins import HostMatch, HostPolicy, cross_site_refusal
 from dockyard.emulator.security.refusals import HINT, Family, Refusal, family_of, render
@@ -207,19 +208,7 @@ async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes | None:
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_SIGNED_BODY:
         raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_SIGNED_BODY:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    return await collect_body(receive, MAX_SIGNED_BODY, _TooLarge)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
