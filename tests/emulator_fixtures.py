@@ -156,3 +156,19 @@ def own_emulator(root: Path, moto_server: str) -> Iterator[EmulatorProcess]:
         from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers
 
         remove_fleet_containers(process.state_dir)
+
+
+def aim_aws_environment_at(
+    emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The environment `dockyard emulator env` prints, for code that builds its own clients (the SDK):
+    the emulator's URL and accepted credentials, and no AWS variable or config file of this machine."""
+    from tests.aws_fixtures import AWS_VARIABLES
+
+    for variable in AWS_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_KEY)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))

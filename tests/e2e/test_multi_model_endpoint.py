@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from dockyard.archive import pack
 from dockyard.emulator.target_models import MAX_LOADED_ENV
-from tests.emulator_fixtures import EmulatorProcess
+from tests.emulator_fixtures import EmulatorProcess, aim_aws_environment_at
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -159,15 +159,7 @@ def test_sagemaker_sdk_multi_data_model(
     from sagemaker.predictor import Predictor
     from sagemaker.serializers import CSVSerializer
 
-    from tests.aws_fixtures import AWS_VARIABLES, FAKE_KEY, REGION
-
-    for variable in AWS_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", mme_emulator.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_KEY)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    aim_aws_environment_at(mme_emulator, monkeypatch, tmp_path)
     bucket = "dy-mme-sdk"
     mme_emulator.client("s3").create_bucket(Bucket=bucket)
     session = sagemaker.Session(default_bucket=bucket)

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from dockyard.archive import pack
 from dockyard.emulator.serverless import IDLE_ENV
-from tests.emulator_fixtures import EmulatorProcess
+from tests.emulator_fixtures import EmulatorProcess, aim_aws_environment_at
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -148,15 +148,7 @@ def test_sagemaker_sdk_serverless_inference_config(
     from sagemaker.serializers import CSVSerializer
     from sagemaker.serverless import ServerlessInferenceConfig
 
-    from tests.aws_fixtures import AWS_VARIABLES, FAKE_KEY, REGION
-
-    for variable in AWS_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", serverless_emulator.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_KEY)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    aim_aws_environment_at(serverless_emulator, monkeypatch, tmp_path)
     bucket = "dy-serverless-sdk"
     serverless_emulator.client("s3").create_bucket(Bucket=bucket)
     model_dir = tmp_path / "model"
