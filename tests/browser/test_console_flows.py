@@ -40,9 +40,9 @@ def image(docker_client: docker.DockerClient, base_image: str) -> Iterator[str]:
     remove_fixture_images(docker_client)
 
 
-def archive(directory: Path, weights: list[float]) -> Path:
+def archive(directory: Path, weights: list[float], load_seconds: float = 0) -> Path:
     source = write_model(directory / "model")
-    (source / "weights.json").write_text(json.dumps({"weights": weights}))
+    (source / "weights.json").write_text(json.dumps({"weights": weights, "load_seconds": load_seconds}))
     packed = directory / "model.tar.gz"
     pack(source, packed)
     return packed
@@ -179,7 +179,9 @@ def test_an_error_is_shown_as_sagemaker_returns_it(page: Any) -> None:
 def test_update_the_endpoint_and_see_the_new_fleet_take_over(
     page: Any, sagemaker: Any, image: str, tmp_path: Path, shoot: Callable[[Any, str], Path]
 ) -> None:
-    packed = archive(tmp_path, [2, 2, 2, 2])
+    # The new fleet loads for 8 s: long enough for the page's 2 s polls to show it starting, which a
+    # fast load (under a second) may be over between two of them.
+    packed = archive(tmp_path, [2, 2, 2, 2], load_seconds=8)
     sagemaker.create_model(
         ModelName="console-model-v2",
         PrimaryContainer={
