@@ -25,8 +25,8 @@ with data capture on at 100 % (every request's record queued and written by the 
 a local S3 in this process); target: at most 0.3 ms added at p50 over **emulator** (capture off).
 
 ``--profile PATH`` runs ``py-spy record`` on the process serving the emulator URL (one router, if
-several) during an extra c=32 **emulator** run, left out of the results: a speedscope file (under bench/results/ for a
-relative PATH) and the top functions by own samples, printed.
+several) during an extra c=32 **emulator** run, left out of the results: a speedscope file (under
+bench/results/ for a relative PATH) and the top functions by own samples, printed.
 
 wrk, the emulator and the container share this machine's cores: figures are relative, not
 capacities. Results go to bench/results/emulator-router-<time>.json. Everything made is removed.
