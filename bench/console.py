@@ -17,7 +17,6 @@ import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import httpx
 import uvicorn
 from botocore.config import Config
 
+from asgi_thread import serve_in_thread
 from dockyard.emulator.components import Components
 from dockyard.emulator.context import DEFAULT_ACCOUNT, DEFAULT_REGION, ResourceKey
 from dockyard.emulator.route_table import Router
@@ -105,22 +105,7 @@ def start(state_dir: Path) -> tuple[str, Components, uvicorn.Server]:
     )
     # Behind the security middleware, as `dockyard emulator up` serves it: its checks are in the timings.
     app = secure(EmulatorApp(settings, components), settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    threading.Thread(target=server.run, name="emulator", daemon=True).start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise SystemExit("the emulator app did not start within 30 s")
-        time.sleep(0.05)
+    server = serve_in_thread(app, port)
     return settings.url, components, server
 
 

@@ -1,8 +1,8 @@
 """The router benchmark's ASGI app and how it is served: :class:`RuntimeApp` (the emulator server's
-InvokeEndpoint path over a :class:`Runtime`) on uvicorn with uvloop and httptools, either in a thread
-of the bench process (:func:`serve_in_thread`) or in N forked router processes sharing one listening
-socket (:func:`serve_in_processes`; each builds its own Runtime and event loop after the fork, and
-dies with the bench).
+InvokeEndpoint path over a :class:`Runtime`) on uvicorn with uvloop and httptools, either in a
+thread of the bench process (:func:`asgi_thread.serve_in_thread`) or in N forked router processes sharing
+one listening socket (:func:`serve_in_processes`; each builds its own Runtime and event loop after the
+fork, and dies with the bench).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 import uvicorn
 
+from asgi_thread import START_S, loopback_config
 from dockyard.emulator.context import Caller, ResourceKey
 from dockyard.emulator.errors import ServiceError
 from dockyard.emulator.route_table import Router
@@ -32,7 +33,6 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-START_S = 30.0  # for a server to start listening
 STOP_GRACE_S = 10.0  # between SIGTERM and SIGKILL for a router process
 PR_SET_PDEATHSIG = 1
 
@@ -79,29 +79,6 @@ class RuntimeApp:
         await send({"type": "http.response.body", "body": payload})
 
 
-def _config(app: RuntimeApp, port: int = 0) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-    )
-
-
-def serve_in_thread(app: RuntimeApp, port: int) -> uvicorn.Server:
-    server = uvicorn.Server(_config(app, port))
-    threading.Thread(target=server.run, name="emulator", daemon=True).start()
-    deadline = time.monotonic() + START_S
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the emulator app did not start within {START_S:.0f} s")
-        time.sleep(0.05)
-    return server
-
-
 def _ignore_unreachable(endpoint: ResourceKey, instance_id: str) -> None:
     """A router process's report of an unreachable instance: the fleet's threads are not there."""
 
@@ -118,7 +95,7 @@ def _die_with(parent: int) -> None:
 def _router_process(sock: socket.socket, router: Router, ready: int) -> None:
     """One router process: its own Runtime and event loop over the route table copied by fork."""
     runtime = Runtime(router, lambda _: "InService", _ignore_unreachable)
-    server = uvicorn.Server(_config(RuntimeApp(runtime)))
+    server = uvicorn.Server(loopback_config(RuntimeApp(runtime)))
 
     def report_started() -> None:
         while not server.started:

@@ -40,6 +40,7 @@ from tests.emulator.runtime.fleet_kit import (  # noqa: E402
     variant,
 )
 
+from asgi_thread import serve_in_thread  # noqa: E402
 from dockyard.emulator.context import Caller  # noqa: E402
 from dockyard.emulator.route_table import CaptureSettings  # noqa: E402
 from dockyard.emulator.runtime.capture import CaptureWriter  # noqa: E402
@@ -49,7 +50,7 @@ from dockyard.emulator.s3.service import S3Service  # noqa: E402
 from dockyard.emulator.sagemaker.instances import LABEL_EMULATOR, LABEL_ENDPOINT, emulator_id  # noqa: E402
 from dockyard.emulator.sagemaker.reconciler import remove_fleet_containers  # noqa: E402
 from dockyard.emulator.security.credentials import save_credentials  # noqa: E402
-from router_app import RuntimeApp, serve_in_processes, serve_in_thread  # noqa: E402
+from router_app import RuntimeApp, serve_in_processes  # noqa: E402
 
 # With --split-cores: the container on one core, the emulator and wrk on the other (see main()).
 CLIENT_CORES: list[str] = []
