@@ -13,7 +13,6 @@ headless chromium (navigation to the load event, static files cached as a user's
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from dockyard.emulator.sagemaker.store import Store
 from dockyard.emulator.security import local_credentials, secure
 from dockyard.emulator.server import EmulatorApp
 from dockyard.emulator.settings import EmulatorSettings
+from local_process import free_port
 
 TARGET_MS = 300.0
 CHROMIUM = "/usr/bin/chromium"
@@ -80,12 +80,6 @@ class InstantFleet(Reconciler):
             )
             for variant in spec.variants
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start(state_dir: Path) -> tuple[str, Components, uvicorn.Server]:

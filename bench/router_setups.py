@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,9 @@ import boto3
 import docker
 import httpx
 import uvicorn
+
+from local_process import cpu_seconds as proc_cpu_seconds
+from local_process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -64,17 +66,6 @@ class Setup:
     close: Callable[[], None]
     capture: Callable[[bool], None] | None = None  # switches data capture on the endpoint on or off
     profile_pid: int | None = None  # the process that serves emulator_url (one of them, if several)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def with_server(work: Path, image: str, environment: dict[str, str]) -> Setup:

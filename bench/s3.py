@@ -30,7 +30,6 @@ import filecmp
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from pathlib import Path
 import httpx
 
 from dockyard.emulator.security.credentials import save_credentials
+from local_process import cpu_seconds, free_port
 
 BENCH = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -63,17 +63,6 @@ class Copy:
     rss_peak_mib: float
     server_cpu_s: float  # the server process's CPU time (user + system, all threads) during the copy
     identical: bool
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def rss_mib(pid: int) -> float:
