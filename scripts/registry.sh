@@ -69,16 +69,26 @@ ours_running() {
     pid=$(cat "$pidfile" 2>/dev/null) && grep -qa docker-registry "/proc/$pid/cmdline" 2>/dev/null
 }
 
+# The process this run started is alive until it exits (its state Z, or gone). Its cmdline is not the
+# test here: until the fork has exec'd setsid, nohup and the registry, it is this script's (on a busy
+# machine the first check came before that and said the registry had exited).
+started=""
+started_alive() {
+    local state
+    state=$(awk '{print $3}' "/proc/$started/stat" 2>/dev/null) && [ -n "$state" ] && [ "$state" != Z ]
+}
+
 if ! ours_running; then
     # setsid + nohup: the registry outlives this script and the terminal that ran it.
     setsid nohup docker-registry serve "$config" >>"$log" 2>&1 </dev/null &
-    echo $! >"$pidfile"
+    started=$!
+    echo "$started" >"$pidfile"
 fi
 
 hint="log: $log; is another process using port ${addr##*:}?"
 for _ in $(seq $((wait_s * 2))); do
     [ "$(status)" = 200 ] && exit 0
-    if ! ours_running; then
+    if { [ -n "$started" ] && ! started_alive; } || { [ -z "$started" ] && ! ours_running; }; then
         tail -n 20 "$log" >&2 2>/dev/null || true
         die "the registry exited before answering on $addr ($hint)"
     fi
