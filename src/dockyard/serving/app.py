@@ -63,6 +63,18 @@ def _status_of(exc: BaseException) -> int:
     return status if isinstance(status, int) and 400 <= status <= 599 else 500
 
 
+def _decoded_headers(scope: Scope) -> dict[str, str]:
+    # The server gives names lower-cased; one pass serves the body's size check and the handler's context.
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+def _declared_length(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.decode("latin-1")
+    return None
+
+
 class ServingApp:
     def __init__(
         self,
@@ -110,9 +122,10 @@ class ServingApp:
             if path == "/invocations":
                 if method != "POST":
                     raise MethodNotAllowed("/invocations accepts POST only")
-                body = await self._read_body(scope, receive)
+                request_headers = _decoded_headers(scope)
+                body = await self._read_body(receive, request_headers.get("content-length"))
                 bytes_in = len(body)
-                status, payload, content_type = await self._invoke(scope, body, request_id, headers)
+                status, payload, content_type = await self._invoke(request_headers, body, request_id, headers)
             elif path == "/ping":
                 if method not in ("GET", "HEAD"):
                     raise MethodNotAllowed("/ping accepts GET only")
@@ -150,13 +163,14 @@ class ServingApp:
             self.metrics.observe_request(path, status, elapsed)
         if self.settings.access_log:
             record = {
-                "ts": round(time.time(), 6),
+                "ts": time.time(),
                 "event": "request",
                 "request_id": request_id,
                 "method": method,
                 "path": path,
                 "status": status,
-                "latency_ms": round(elapsed * 1000, 3),
+                # Microseconds, in ms: round() with digits formats the float, several times the cost.
+                "latency_ms": int(elapsed * 1_000_000) / 1000,
                 "bytes_in": bytes_in,
                 "bytes_out": len(payload),
                 "worker": self.slot,
@@ -186,11 +200,10 @@ class ServingApp:
                 self._expired.add(task)
                 task.cancel()
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read_body(self, receive: Receive, declared_length: str | None) -> bytes:
         limit = self.settings.max_body_bytes
-        for name, value in scope["headers"]:
-            if name == b"content-length" and int(value) > limit:
-                raise PayloadTooLarge(self._too_large(int(value)))
+        if declared_length is not None and int(declared_length) > limit:
+            raise PayloadTooLarge(self._too_large(int(declared_length)))
         task = asyncio.current_task()
         assert task is not None
         self._reading[task] = time.monotonic()
@@ -239,7 +252,8 @@ class ServingApp:
             raise NotFound(f"no route {path}: multi-model serving is off (SAGEMAKER_MULTI_MODEL=true)")
         if path in ("/models", "/models/"):
             if method == "POST":
-                status, payload = await shelf.load(await self._read_body(scope, receive))
+                body = await self._read_body(receive, _declared_length(scope))
+                status, payload = await shelf.load(body)
             elif method == "GET":
                 query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
                 status, payload = shelf.list(query)
@@ -251,8 +265,9 @@ class ServingApp:
             if method != "POST":
                 raise MethodNotAllowed("/models/{name}/invoke accepts POST only")
             pipeline = await shelf.pipeline_for(name[: -len("/invoke")])
-            body = await self._read_body(scope, receive)
-            return await self._invoke(scope, body, request_id, headers, pipeline)
+            request_headers = _decoded_headers(scope)
+            body = await self._read_body(receive, request_headers.get("content-length"))
+            return await self._invoke(request_headers, body, request_id, headers, pipeline)
         if method == "GET":
             return (*shelf.describe(name), JSON)
         if method == "DELETE":
@@ -267,7 +282,7 @@ class ServingApp:
 
     async def _invoke(
         self,
-        scope: Scope,
+        request_headers: dict[str, str],
         body: bytes,
         request_id: str,
         headers: list[tuple[bytes, bytes]],
@@ -279,9 +294,6 @@ class ServingApp:
         pipeline = pipeline or runner.pipeline
         if pipeline is None:
             raise NotFound("this server serves several models: POST /models/{name}/invoke")
-        request_headers = {
-            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
-        }
         content_type = request_headers.get("content-type") or "application/json"
         accept = request_headers.get("accept")
         if pipeline.negotiates:
