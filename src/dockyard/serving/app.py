@@ -71,7 +71,8 @@ def _decoded_headers(scope: Scope) -> dict[str, str]:
 def _declared_length(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
-            return value.decode("latin-1")
+            length: str = value.decode("latin-1")
+            return length
     return None
 
 
