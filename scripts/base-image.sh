@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the tests' base image (no image can be pulled here): Debian bookworm minbase with python3,
-# python3-venv and ca-certificates from debootstrap, plus this machine's CA bundle, then
+# python3-venv and ca-certificates from mmdebstrap, plus this machine's CA bundle, streamed into
 # `docker import`. Idempotent (does nothing when the image exists); quiet unless something fails.
+# (mmdebstrap, not debootstrap: apt resolves and downloads in parallel: 26 s here against 57 s.)
 set -euo pipefail
 
 image=${DOCKYARD_TEST_BASE_IMAGE:-dockyard-test-base:bookworm}
@@ -13,7 +14,7 @@ die() {
 }
 
 docker image inspect "$image" >/dev/null 2>&1 && exit 0
-[ "$(id -u)" = 0 ] || die "the image $image is missing and debootstrap needs root; run this script as root"
+[ "$(id -u)" = 0 ] || die "the image $image is missing and mmdebstrap needs root; run this script as root"
 
 log=$(mktemp /tmp/dockyard-base-image.XXXXXX.log)
 fail() {
@@ -21,13 +22,16 @@ fail() {
     die "$* (last lines of $log above)"
 }
 
-if ! command -v debootstrap >/dev/null; then
-    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; } >>"$log" 2>&1 ||
-        fail "installing debootstrap failed"
+if ! command -v mmdebstrap >/dev/null; then
+    # (waits for another apt run, such as docker-engine.sh's, instead of failing on its lock)
+    { apt-get update -q &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            -o DPkg::Lock::Timeout=300 mmdebstrap; } >>"$log" 2>&1 ||
+        fail "installing mmdebstrap failed"
 fi
 
 # The Debian mirror this machine's apt already uses for the suite (deb822 .sources or one-line
-# .list), so that debootstrap goes where the network allows.
+# .list), so that mmdebstrap goes where the network allows.
 mirror_from_apt() {
     local f
     for f in /etc/apt/sources.list.d/*.sources; do
@@ -47,32 +51,32 @@ mirror_from_apt() {
 mirror=${DOCKYARD_DEBIAN_MIRROR:-$(mirror_from_apt | head -n 1)}
 mirror=${mirror:-http://deb.debian.org/debian}
 
-work=$(mktemp -d /var/tmp/dockyard-base.XXXXXX)
-cleanup() {
-    # debootstrap mounts /proc and /sys in the target; never let rm walk into a mount left behind.
-    grep -o " $work/[^ ]*" /proc/mounts | sort -r | xargs -r -n 1 umount -l 2>/dev/null || true
-    rm -rf --one-file-system "$work"
+work=$(mktemp -d /tmp/dockyard-base.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# The merged-usr hook lays out /usr the way debootstrap does (usr-is-merged), not with the usrmerge
+# package, which would add perl to the image. The other hooks run on the finished tree ($1): the host's CA bundle (it may carry a corporate or proxy CA that
+# pip inside builds needs) replaces the package's, and the package caches and the host's identity files
+# are left out (Docker supplies its own at run time). The mirror may serve a snapshot whose Release
+# file has expired, which apt would otherwise refuse. Bounded so that a stalled mirror fails the run
+# instead of hanging it (it takes about 30 s).
+timeout 1200 mmdebstrap --mode=root --variant=minbase --format=tar \
+    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+    --include=python3,python3-venv,ca-certificates \
+    --aptopt='Acquire::Check-Valid-Until "false"' \
+    --customize-hook='upload /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt' \
+    --customize-hook='chmod 0644 "$1/etc/ssl/certs/ca-certificates.crt"' \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/debconf/*-old "$1"/var/log/* "$1"/tmp/*' \
+    --customize-hook=': >"$1/etc/resolv.conf"; : >"$1/etc/hostname"' \
+    "$suite" - "$mirror" 2>>"$log" |
+    docker import \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'ENV LANG=C.UTF-8' \
+        --change 'CMD ["python3"]' \
+        - >"$work/id" 2>>"$log" || {
+    # Name the image only once the whole tree is in it: a cut stream must not pass for the base.
+    [ -s "$work/id" ] && docker rmi "$(cat "$work/id")" >/dev/null 2>&1
+    fail "mmdebstrap $suite from $mirror into docker import failed"
 }
-trap cleanup EXIT
-rootfs=$work/rootfs
-
-# Bounded so that a stalled mirror fails the run instead of hanging it (it takes about a minute).
-timeout 1200 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-    "$suite" "$rootfs" "$mirror" >>"$log" 2>&1 ||
-    fail "debootstrap $suite from $mirror failed"
-
-# The host's bundle may carry a corporate or proxy CA that pip inside builds needs.
-install -m 0644 /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
-# Leave out the package caches and the host's identity files (Docker supplies its own at run time).
-rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
-    "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/log/* "$rootfs"/tmp/*
-: >"$rootfs/etc/resolv.conf"
-: >"$rootfs/etc/hostname"
-
-tar --numeric-owner -C "$rootfs" -c . | docker import \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'ENV LANG=C.UTF-8' \
-    --change 'CMD ["python3"]' \
-    - "$image" >>"$log" 2>&1 ||
-    fail "docker import of $image failed"
+docker tag "$(cat "$work/id")" "$image" >>"$log" 2>&1 || fail "docker tag $image failed"
 rm -f "$log"

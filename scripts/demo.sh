@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The Python set (pip, mostly network) and the engine with its base image (apt and debootstrap) do not
+# The Python set (pip, mostly network) and the engine with its base image (apt and mmdebstrap) do not
 # depend on each other: on a fresh machine, preparing them side by side saves the shorter of the two.
 venv_log=$(mktemp /tmp/dockyard-demo-venv.XXXXXX.log)
 scripts/venv.sh demo >"$venv_log" 2>&1 &
@@ -27,12 +27,12 @@ setup_failed() {
 
 scripts/docker-engine.sh || setup_failed
 # The image's base is python:3.11-slim when the engine has it or can pull it. Where nothing can be pulled
-# (as on our CI machines), the tests' local base image stands in (debootstrap, about a minute, once), and
+# (as on our CI machines), the tests' local base image stands in (mmdebstrap, about 30 s, once), and
 # the build uses the host's network for pip.
 if [ -z "${DOCKYARD_DEMO_BASE_IMAGE:-}" ]; then
     if ! docker image inspect python:3.11-slim >/dev/null 2>&1 &&
         ! timeout 60 docker pull -q python:3.11-slim >/dev/null 2>&1; then
-        echo "python:3.11-slim cannot be pulled here: using a local base image built with debootstrap"
+        echo "python:3.11-slim cannot be pulled here: using a local base image built with mmdebstrap"
         scripts/base-image.sh || setup_failed
         export DOCKYARD_DEMO_BASE_IMAGE=dockyard-test-base:bookworm
         export DOCKYARD_DEMO_NETWORK_MODE=${DOCKYARD_DEMO_NETWORK_MODE:-host}
