@@ -51,32 +51,32 @@ mirror_from_apt() {
 mirror=${DOCKYARD_DEBIAN_MIRROR:-$(mirror_from_apt | head -n 1)}
 mirror=${mirror:-http://deb.debian.org/debian}
 
-work=$(mktemp -d /tmp/dockyard-base.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-
 # The merged-usr hook lays out /usr the way debootstrap does (usr-is-merged), not with the usrmerge
-# package, which would add perl to the image. The other hooks run on the finished tree ($1): the host's CA bundle (it may carry a corporate or proxy CA that
-# pip inside builds needs) replaces the package's, and the package caches and the host's identity files
-# are left out (Docker supplies its own at run time). The mirror may serve a snapshot whose Release
-# file has expired, which apt would otherwise refuse. Bounded so that a stalled mirror fails the run
-# instead of hanging it (it takes about 30 s).
-timeout 1200 mmdebstrap --mode=root --variant=minbase --format=tar \
-    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-    --include=python3,python3-venv,ca-certificates \
-    --aptopt='Acquire::Check-Valid-Until "false"' \
-    --customize-hook='upload /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt' \
-    --customize-hook='chmod 0644 "$1/etc/ssl/certs/ca-certificates.crt"' \
-    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/debconf/*-old "$1"/var/log/* "$1"/tmp/*' \
-    --customize-hook=': >"$1/etc/resolv.conf"; : >"$1/etc/hostname"' \
-    "$suite" - "$mirror" 2>>"$log" |
-    docker import \
-        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        --change 'ENV LANG=C.UTF-8' \
-        --change 'CMD ["python3"]' \
-        - >"$work/id" 2>>"$log" || {
-    # Name the image only once the whole tree is in it: a cut stream must not pass for the base.
-    [ -s "$work/id" ] && docker rmi "$(cat "$work/id")" >/dev/null 2>&1
+# package, which would add perl to the image. The other hooks run on the finished tree ($1): the host's
+# CA bundle (it may carry a corporate or proxy CA that pip inside builds needs) replaces the package's,
+# and the package caches and the host's identity files are left out (Docker supplies its own at run
+# time). The mirror may serve a snapshot whose Release file has expired, which apt would otherwise
+# refuse. Bounded so that a stalled mirror fails the run instead of hanging it (it takes about 30 s).
+# The import is named only once the whole tree is in it: a cut stream must not pass for the base.
+if ! image_id=$(
+    timeout 1200 mmdebstrap --mode=root --variant=minbase --format=tar \
+        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+        --include=python3,python3-venv,ca-certificates \
+        --aptopt='Acquire::Check-Valid-Until "false"' \
+        --customize-hook='upload /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt' \
+        --customize-hook='chmod 0644 "$1/etc/ssl/certs/ca-certificates.crt"' \
+        --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb' \
+        --customize-hook='rm -rf "$1"/var/cache/debconf/*-old "$1"/var/log/* "$1"/tmp/*' \
+        --customize-hook=': >"$1/etc/resolv.conf"; : >"$1/etc/hostname"' \
+        "$suite" - "$mirror" 2>>"$log" |
+        docker import \
+            --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+            --change 'ENV LANG=C.UTF-8' \
+            --change 'CMD ["python3"]' \
+            - 2>>"$log"
+); then
+    [ -n "$image_id" ] && docker rmi "$image_id" >/dev/null 2>&1
     fail "mmdebstrap $suite from $mirror into docker import failed"
-}
-docker tag "$(cat "$work/id")" "$image" >>"$log" 2>&1 || fail "docker tag $image failed"
+fi
+docker tag "$image_id" "$image" >>"$log" 2>&1 || fail "docker tag $image failed"
 rm -f "$log"
