@@ -1,6 +1,6 @@
 """A tiny shared-memory table of worker states, shared by the supervisor and every worker.
 
-Each worker slot holds (state, busy_since). Workers write their own slot; the supervisor
+Each worker slot holds (state, busy_since, connections). Workers write their own slot; the supervisor
 resets a slot when its worker dies. ``/ping`` in any worker reads the whole table, so that it
 answers 200 only when every worker holds a loaded model. The table is a memory-mapped file, not
 ``multiprocessing.shared_memory``, whose resource tracker (before Python 3.13) unlinks segments
@@ -15,7 +15,7 @@ import time
 from enum import IntEnum
 from pathlib import Path
 
-FIELDS = 2  # state, busy_since (monotonic seconds; 0 = idle)
+FIELDS = 3  # state, busy_since (monotonic seconds; 0 = idle), open connections
 
 
 class SlotState(IntEnum):
@@ -54,6 +54,7 @@ class Board:
         base = slot * FIELDS
         self._cells[base] = SlotState.EMPTY
         self._cells[base + 1] = 0
+        self._cells[base + 2] = 0
 
     def ready_count(self) -> int:
         cells = self._cells
@@ -73,3 +74,17 @@ class Board:
         """Seconds the slot's worker has been inside the model (0 when idle)."""
         since = self._cells[slot * FIELDS + 1]
         return now - since if since else 0.0
+
+    def set_connections(self, slot: int, count: int) -> None:
+        self._cells[slot * FIELDS + 2] = count
+
+    def fewest_connections(self, besides: int) -> float | None:
+        """The fewest open connections of a ready worker other than ``besides`` (None: no other is ready)."""
+        cells = self._cells
+        ready = float(SlotState.READY)
+        counts = [
+            cells[slot * FIELDS + 2]
+            for slot in range(self.slots)
+            if slot != besides and cells[slot * FIELDS] == ready
+        ]
+        return min(counts) if counts else None

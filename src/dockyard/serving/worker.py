@@ -29,6 +29,7 @@ import orjson
 import uvicorn
 
 from dockyard.serving import logs
+from dockyard.serving.accept import FairServer
 from dockyard.serving.app import ServingApp
 from dockyard.serving.board import Board, SlotState
 from dockyard.serving.deadline import Deadline
@@ -58,7 +59,7 @@ class Worker:
         self.metrics = metrics
         self.jobs: Jobs = Jobs()
         self.app = ServingApp(settings, self.board, slot, metrics, on_startup=self._on_startup)
-        self.server = uvicorn.Server(
+        self.server = FairServer(
             uvicorn.Config(
                 self.app,
                 loop="uvloop",
@@ -71,7 +72,9 @@ class Worker:
                 # request for no one.
                 proxy_headers=False,
                 timeout_graceful_shutdown=int(settings.graceful_timeout),
-            )
+            ),
+            self.board,
+            slot,
         )
         self.heads = HeadWatch(settings.body_timeout)
         self.exit_code = 0
