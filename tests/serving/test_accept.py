@@ -115,6 +115,20 @@ def test_a_worker_ahead_of_the_others_holds_back_until_they_catch_up(
     assert harness.acceptor.connections == 2
 
 
+def test_a_worker_holding_back_looks_again_as_soon_as_one_of_its_connections_closes(
+    harness: Harness, board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(accept, "MAX_HOLD", 60.0)
+    monkeypatch.setattr(accept, "RECHECK", 60.0)  # so that only the close can make it look again
+    harness.one_ahead(board)
+    harness.connect()
+    with pytest.raises(AssertionError, match="not reached"):
+        harness.run_until(lambda: Held.made == 2, 0.3)
+    harness.clients.pop(0).close()  # back to its share: the waiting connection is taken
+    harness.run_until(lambda: Held.made == 2, 5)
+    assert harness.acceptor.connections == 1
+
+
 def test_a_worker_accepts_anyway_when_the_others_do_not_take_connections(
     harness: Harness, board: Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
