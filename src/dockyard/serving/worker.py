@@ -27,11 +27,13 @@ from types import FrameType
 
 import orjson
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from dockyard.serving import logs
 from dockyard.serving.accept import FairServer
 from dockyard.serving.app import ServingApp
 from dockyard.serving.board import Board, SlotState
+from dockyard.serving.coalesce import coalescing
 from dockyard.serving.deadline import Deadline
 from dockyard.serving.handler import build_pipeline
 from dockyard.serving.metrics import MULTIPROC_ENV, WorkerMetrics
@@ -63,7 +65,7 @@ class Worker:
             uvicorn.Config(
                 self.app,
                 loop="uvloop",
-                http="httptools",
+                http=coalescing(HttpToolsProtocol),
                 lifespan="on",
                 access_log=False,
                 log_config=None,
