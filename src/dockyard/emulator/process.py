@@ -55,6 +55,7 @@ def run_foreground(settings: EmulatorSettings, log_level: str = "info") -> None:
     from dockyard.emulator.read_timeout import with_read_timeout
     from dockyard.emulator.security import secure
     from dockyard.emulator.server import EmulatorApp
+    from dockyard.serving.coalesce import coalescing
 
     _check_port_free(settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +67,7 @@ def run_foreground(settings: EmulatorSettings, log_level: str = "info") -> None:
             host=settings.host,
             port=settings.port,
             loop="uvloop",
-            http=with_read_timeout(settings.read_timeout),
+            http=coalescing(with_read_timeout(settings.read_timeout)),
             timeout_keep_alive=int(settings.keep_alive),
             lifespan="on",
             access_log=False,
