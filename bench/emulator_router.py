@@ -37,6 +37,7 @@ in router_report.py, the profiler in router_profile.py.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -64,11 +65,14 @@ from dockyard.emulator.runtime.capture import Captured, CaptureWriter
 BASE_IMAGE = os.environ.get("DOCKYARD_TEST_BASE_IMAGE", "dockyard-test-base:bookworm")
 BODY = "1,2,3,4\n"
 EXPECTED = "30.0\n"
-LUA = """wrk.method = "POST"
-wrk.body = "1,2,3,4\\n"
-wrk.headers["Content-Type"] = "text/csv"
-wrk.headers["Accept"] = "text/csv"
-"""
+HEADERS = {"Content-Type": "text/csv", "Accept": "text/csv"}
+
+
+def lua(headers: dict[str, str]) -> str:
+    """A wrk script POSTing BODY with ``headers``."""
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(BODY)}"]
+    lines += [f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}" for name, value in headers.items()]
+    return "\n".join(lines) + "\n"
 
 
 def _ms(text: str, percentile: str) -> float:
@@ -156,13 +160,16 @@ def main() -> int:
             setup = with_server(work, image, environment)
         else:
             setup = with_asgi_app(work, image, environment, args.routers)
-        for url in (setup.direct_url, setup.emulator_url):  # same answer both ways, before any load
-            answer = httpx.post(url, content=BODY, headers={"Content-Type": "text/csv"}, timeout=10)
+        headers = {
+            setup.direct_url: HEADERS,
+            setup.emulator_url: setup.sign(BODY, HEADERS) if setup.sign else HEADERS,
+        }
+        scripts = {url: work / f"post-{index}.lua" for index, url in enumerate(headers)}
+        for url, script in scripts.items():  # same answer both ways, before any load
+            script.write_text(lua(headers[url]))
+            answer = httpx.post(url, content=BODY, headers=headers[url], timeout=10)
             if answer.text != EXPECTED:
                 raise SystemExit(f"{url} answered {answer.status_code} {answer.text!r}, not {EXPECTED!r}")
-        script = work / "post.lua"
-        script.write_text(LUA)
-        for url in (setup.direct_url, setup.emulator_url):
             run_wrk(url, 8, 2, script)  # warm-up: connections, caches
         for concurrency in (1, 32):
             for round_ in range(1, args.rounds + 1):
@@ -180,14 +187,14 @@ def main() -> int:
                         # An extra run under py-spy, left out of the results: sampling slows the router.
                         profile = Profile(setup.profile_pid, profile_path(args.profile))
                         if profile.start():
-                            rate, *_ = run_wrk(url, concurrency, args.duration, script)
+                            rate, *_ = run_wrk(url, concurrency, args.duration, scripts[url])
                             profile.stop()
                             print(
                                 f"  c={concurrency:<2} profiled run (not counted): {rate:9.0f} req/s",
                                 flush=True,
                             )
                     cpu = setup.cpu_seconds()
-                    rate, p50, p99, errors = run_wrk(url, concurrency, args.duration, script)
+                    rate, p50, p99, errors = run_wrk(url, concurrency, args.duration, scripts[url])
                     # The emulator's CPU (server, runtime, fleet monitor, log pumps) per request.
                     cpu_us = (setup.cpu_seconds() - cpu) / max(rate * args.duration, 1) * 1e6
                     results.append(Result(target, concurrency, round_, rate, p50, p99, errors, cpu_us))

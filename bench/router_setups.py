@@ -26,6 +26,9 @@ import boto3
 import docker
 import httpx
 import uvicorn
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from local_process import cpu_seconds as proc_cpu_seconds
 from local_process import free_port
@@ -66,6 +69,9 @@ class Setup:
     close: Callable[[], None]
     capture: Callable[[bool], None] | None = None  # switches data capture on the endpoint on or off
     profile_pid: int | None = None  # the process that serves emulator_url (one of them, if several)
+    # Headers every request to emulator_url carries: the emulator refuses unsigned requests, and wrk
+    # repeats one request, so one SigV4 signature (valid for the server's 15-minute skew) serves a run.
+    sign: Callable[[str, dict[str, str]], dict[str, str]] | None = None
 
 
 def with_server(work: Path, image: str, environment: dict[str, str]) -> Setup:
@@ -148,7 +154,21 @@ def with_server(work: Path, image: str, environment: dict[str, str]) -> Setup:
         close()
         raise
     emulator = f"{url}/endpoints/bench/invocations"
-    return Setup(direct, emulator, lambda: proc_cpu_seconds(process.pid), close, profile_pid=process.pid)
+    return Setup(
+        direct,
+        emulator,
+        lambda: proc_cpu_seconds(process.pid),
+        close,
+        profile_pid=process.pid,
+        sign=lambda body, headers: signed(emulator, body, headers),
+    )
+
+
+def signed(url: str, body: str, headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` plus what SigV4 adds for POSTing ``body`` to ``url`` as the bench's caller."""
+    request = AWSRequest(method="POST", url=url, data=body.encode(), headers=headers)
+    SigV4Auth(Credentials("bench", "bench"), "sagemaker", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
 
 
 def with_asgi_app(work: Path, image: str, environment: dict[str, str], routers: int = 1) -> Setup:
