@@ -7,6 +7,7 @@ the clock and the payload hash it declares. :mod:`.sigv4` then checks the signat
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -261,7 +262,10 @@ def query_pairs(query: str) -> list[tuple[str, str]]:
     return pairs
 
 
+@functools.lru_cache(maxsize=256)
 def _parse_timestamp(timestamp: str) -> datetime:
+    # Cached: every request parses its X-Amz-Date twice, strptime took 7 % of the router's CPU
+    # (bench/README.md, Router benchmark), and a client signs many requests within one second.
     try:
         return datetime.strptime(timestamp, _AMZ_DATE).replace(tzinfo=UTC)
     except ValueError:
