@@ -2,8 +2,8 @@
 
 uvicorn writes the status line and headers when the app sends ``http.response.start`` and the body
 when it sends ``http.response.body``: two ``send`` system calls and two TCP segments per response,
-which the client then reads apart. On loopback each send also runs the receiving side of TCP, so the
-second one cost about a fifth of a no-op request (see bench/README.md, *Serving benchmark*).
+which the client then reads apart. On loopback each send also runs the receiving side of TCP; one
+send instead of two gave the no-op handler 6 to 12 % more requests per second (bench/README.md).
 
 :func:`coalescing` gives uvicorn's protocol a transport that holds a write back until the next one
 joins it or the response is complete. A write that nothing follows in the same turn of the event
