@@ -197,14 +197,15 @@ def test_a_real_time_endpoint_refuses_async_requests(local: EmulatorProcess, end
 
 def test_accepted_requests_survive_a_restart(local: EmulatorProcess, endpoint: str) -> None:
     s3, runtime = local.client("s3"), local.client("sagemaker-runtime")
-    # Rows enough that each request takes a while: with one request at a time, most are still queued
-    # when the emulator stops.
-    s3.put_object(Bucket=BUCKET, Key="in/many.csv", Body=b"1,2,3,4\n" * 30_000)
+    # Each request held a second in the container: with one request at a time, most are still queued
+    # when the emulator stops (the custom attribute is stored with the request and sent again).
+    s3.put_object(Bucket=BUCKET, Key="in/many.csv", Body=b"1,2,3,4\n" * 1_000)
     answers = [
         runtime.invoke_endpoint_async(
             EndpointName=endpoint,
             InputLocation=f"s3://{BUCKET}/in/many.csv",
             ContentType="text/csv",
+            CustomAttributes="hold_seconds=1",
             InferenceId=f"restart-{n}",
         )
         for n in range(8)
@@ -216,7 +217,7 @@ def test_accepted_requests_survive_a_restart(local: EmulatorProcess, endpoint: s
     local.start()
     s3 = local.client("s3")
     for answer in answers:
-        assert wait_for_object(s3, answer["OutputLocation"], timeout=120) == b"30.0\n" * 30_000
+        assert wait_for_object(s3, answer["OutputLocation"], timeout=120) == b"30.0\n" * 1_000
     with closing(sqlite3.connect(local.state_dir / "async-inference.db")) as db:
         assert db.execute("SELECT count(*) FROM requests").fetchone()[0] == 0
 

@@ -102,26 +102,34 @@ def test_serverless_variant_starts_cold_throttles_and_scales_to_zero(
         warm = time.monotonic() - started
         assert warm < cold
 
-        # MaxConcurrency 1: of requests sent at once (each a few hundred ms of work), some are refused.
-        heavy = b"1,2,3,4\n" * 150_000
+        # MaxConcurrency 1: while one request is held in the container, another is refused. The held
+        # one is sent first; requests that arrive before it has reached the container are answered.
+        def held_invoke() -> str:
+            answer = runtime.invoke_endpoint(
+                EndpointName=name,
+                ContentType="text/csv",
+                Body=b"1,2,3,4\n",
+                CustomAttributes="hold_seconds=6",
+            )
+            return str(answer["Body"].read().decode())
 
-        def attempt(_: int) -> tuple[str, str]:
-            try:
-                invoke(heavy)
-            except ClientError as exc:
-                return str(exc.response["Error"]["Code"]), str(exc.response["Error"]["Message"])
-            return "ok", ""
-
-        with ThreadPoolExecutor(4) as pool:
-            outcomes = list(pool.map(attempt, range(4)))
-        assert ("ok", "") in outcomes
-        throttled = (
-            "ThrottlingException",
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(held_invoke)
+            refused: ClientError | None = None
+            deadline = time.monotonic() + 5
+            while refused is None and time.monotonic() < deadline and not held.done():
+                try:
+                    invoke()
+                except ClientError as exc:
+                    refused = exc
+            assert held.result(timeout=60).strip() == "30.0"
+        assert refused is not None, "no request was refused while another was in flight"
+        assert refused.response["Error"]["Code"] == "ThrottlingException"
+        assert refused.response["Error"]["Message"] == (
             f"The endpoint {name} is already serving its MaxConcurrency of 1 concurrent requests. "
-            "Please try again.",
+            "Please try again."
         )
-        assert throttled in outcomes
-        assert set(outcomes) <= {("ok", ""), throttled}
+        assert invoke().strip() == "30.0"  # the slot is free again
 
         # Idle past the period: scaled to zero; the next request starts a container again.
         deadline = time.monotonic() + IDLE + 15
