@@ -16,7 +16,8 @@ import pytest
 from botocore.model import Shape
 
 from dockyard.emulator.errors import ValidationException
-from dockyard.emulator.sagemaker.support import HONOURED, REFUSED, Refusal, refuse_unsupported
+from dockyard.emulator.sagemaker.member_check import refuse_unsupported
+from dockyard.emulator.sagemaker.support import HONOURED, REFUSED, Refusal
 from tests.emulator.sagemaker.control_plane import IMAGE, ControlPlane
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")

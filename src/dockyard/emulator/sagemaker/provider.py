@@ -17,10 +17,10 @@ from dockyard.emulator.errors import UnknownOperation
 from dockyard.emulator.sagemaker.deployment import Fleet
 from dockyard.emulator.sagemaker.domain import Endpoint, EndpointConfig
 from dockyard.emulator.sagemaker.endpoints import EndpointOps
+from dockyard.emulator.sagemaker.member_check import refuse_unsupported
 from dockyard.emulator.sagemaker.models import ModelOps
 from dockyard.emulator.sagemaker.registry import RegistryOps
 from dockyard.emulator.sagemaker.store import Store
-from dockyard.emulator.sagemaker.support import refuse_unsupported
 from dockyard.emulator.sagemaker.tags import TagOps
 from dockyard.emulator.sagemaker.transform_jobs import TransformJobOps
 from dockyard.emulator.sagemaker.transform_runner import TransformRunner
