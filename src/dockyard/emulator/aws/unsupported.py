@@ -16,11 +16,12 @@ def refuse_unsupported(
 ) -> None:
     """Raise ``error`` naming every member of ``params`` outside ``supported``. A member left at its
     default (None, false, empty) asks for nothing and passes."""
-    unsupported = sorted(name for name, value in params.items() if name not in supported and _given(value))
+    unsupported = sorted(name for name, value in params.items() if name not in supported and given(value))
     if unsupported:
         names = ", ".join(unsupported)
         raise error(f"The local target (dockyard emulator) does not support {names} in {operation} yet.")
 
 
-def _given(value: Any) -> bool:
+def given(value: Any) -> bool:
+    """Whether a member asks for something: None, false and an empty list or map are its defaults."""
     return not (value is None or value is False or (isinstance(value, list | dict) and not value))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from dockyard.emulator.aws.unsupported import given
 from dockyard.emulator.errors import ValidationException
 from dockyard.emulator.sagemaker.support import HONOURED, REFUSED
 
@@ -49,7 +50,7 @@ def _unclassified(node: dict[str, Any], prefix: str, where: str, lists: _Lists) 
     """Given members of ``node`` (at ``prefix``) in neither list, as the error names them. A member left
     at its default (None, false, empty) asks for nothing and passes, as SageMaker's own defaults do."""
     for name, value in node.items():
-        if value is None or value is False or value in ([], {}):
+        if not given(value):
             continue
         path = f"{prefix}.{name}" if prefix else name
         shown = f"{where}.{name}" if where else name
