@@ -88,8 +88,10 @@ def test_serverless_variant_starts_cold_throttles_and_scales_to_zero(
         assert "CurrentInstanceCount" not in variant
         assert _containers(docker_client, name) == []  # nothing runs before the first request
 
-        def invoke(body: bytes = b"1,2,3,4\n") -> str:
-            answer = runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=body)
+        def invoke(**extra: str) -> str:
+            answer = runtime.invoke_endpoint(
+                EndpointName=name, ContentType="text/csv", Body=b"1,2,3,4\n", **extra
+            )
             return str(answer["Body"].read().decode())
 
         started = time.monotonic()
@@ -104,17 +106,8 @@ def test_serverless_variant_starts_cold_throttles_and_scales_to_zero(
 
         # MaxConcurrency 1: while one request is held in the container, another is refused. The held
         # one is sent first; requests that arrive before it has reached the container are answered.
-        def held_invoke() -> str:
-            answer = runtime.invoke_endpoint(
-                EndpointName=name,
-                ContentType="text/csv",
-                Body=b"1,2,3,4\n",
-                CustomAttributes="hold_seconds=6",
-            )
-            return str(answer["Body"].read().decode())
-
         with ThreadPoolExecutor(1) as pool:
-            held = pool.submit(held_invoke)
+            held = pool.submit(invoke, CustomAttributes="hold_seconds=6")
             refused: ClientError | None = None
             deadline = time.monotonic() + 5
             while refused is None and time.monotonic() < deadline and not held.done():

@@ -248,14 +248,7 @@ def test_tracing_is_refused_on_and_kept_off(tmp_path: Path) -> None:
             "CreateEndpointConfig",
             {
                 "EndpointConfigName": "cfg",
-                "ProductionVariants": [
-                    {
-                        "VariantName": "v",
-                        "ModelName": "m1",
-                        "InstanceType": "ml.m5.large",
-                        "InitialInstanceCount": 1,
-                    }
-                ],
+                "ProductionVariants": [VARIANT],
                 "DataCaptureConfig": {
                     "InitialSamplingPercentage": 100,
                     "DestinationS3Uri": "s3://bucket/capture",
@@ -269,14 +262,7 @@ def test_tracing_is_refused_on_and_kept_off(tmp_path: Path) -> None:
             "CreateEndpointConfig",
             {
                 "EndpointConfigName": "cfg",
-                "ProductionVariants": [
-                    {
-                        "VariantName": "v",
-                        "ModelName": "m1",
-                        "InstanceType": "ml.m5.large",
-                        "InitialInstanceCount": 1,
-                    }
-                ],
+                "ProductionVariants": [VARIANT],
                 "AsyncInferenceConfig": {
                     "OutputConfig": {
                         "S3OutputPath": "s3://bucket/out",
